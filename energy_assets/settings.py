@@ -1,0 +1,137 @@
+"""The one place where configuration is read: environment variables and `.env`.
+
+Every component (assets, resources, sensors, dashboard, benchmarks) calls `load_settings()`.
+Invalid values fail here, at load time, with the variable named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ENERGY_"
+
+DEFAULT_API_COLUMNS: dict[str, str] = {
+    "HourUTC": "datetime_utc",
+    "PriceArea": "area",
+    "ConsumerType_DE35": "consumer_type",
+    "TotalCon": "consumption_kwh",
+}
+
+
+class SourceKind(StrEnum):
+    ENERGIDATASERVICE = "energidataservice"
+    FILE = "file"
+    SIMULATOR = "simulator"
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Source
+    source: SourceKind = SourceKind.SIMULATOR
+    file: Path | None = None
+    api_base_url: str = "https://api.energidataservice.dk"
+    api_dataset: str = "ConsumptionDE35Hour"
+    api_columns: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_API_COLUMNS))
+    api_page_size: int = Field(default=10_000, gt=0, le=100_000)
+    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    api_max_retries: int = Field(default=5, ge=0, le=20)
+    api_backoff_seconds: float = Field(default=1.0, ge=0)
+    simulator_seed: int = 42
+    simulator_anomaly_rate: float = Field(default=0.0, ge=0.0, le=0.2)
+    simulator_regime_change_date: dt.date | None = None
+    simulator_regime_change_factor: float = Field(default=1.3, gt=0)
+
+    # Partitions
+    start_date: dt.date = dt.date(2023, 1, 1)
+
+    # Storage: a GCS bucket when set, else a local folder.
+    storage_dir: Path = Path("storage")
+    gcs_bucket: str | None = None
+    gcs_prefix: str = "energy"
+    gcs_project: str | None = None
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("api_columns", mode="before")
+    @classmethod
+    def _columns_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object: {exc}") from exc
+        return value
+
+    @field_validator("api_columns")
+    @classmethod
+    def _columns_complete(cls, value: dict[str, str]) -> dict[str, str]:
+        required = set(DEFAULT_API_COLUMNS.values())
+        missing = required - set(value.values())
+        if missing:
+            raise ValueError(f"must map source fields onto {sorted(missing)}")
+        return value
+
+    @field_validator("gcs_bucket", "gcs_project", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("gcs_prefix")
+    @classmethod
+    def _strip_slashes(cls, value: str) -> str:
+        return value.strip("/")
+
+    @model_validator(mode="after")
+    def _file_needed(self) -> Settings:
+        if self.source is SourceKind.FILE and self.file is None:
+            raise ValueError(f"{ENV_PREFIX}FILE must be set when {ENV_PREFIX}SOURCE=file")
+        return self
+
+    @property
+    def storage_uri(self) -> str:
+        """Human-readable base of the stored assets."""
+        if self.gcs_bucket:
+            return f"gs://{self.gcs_bucket}/{self.gcs_prefix}".rstrip("/")
+        return str(self.storage_dir.resolve())
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(part) for part in item.get("loc", ()) if part != "__root__"]
+        name = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
+        got = item.get("input")
+        shown = "" if loc == [] or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{name}: {item['msg']}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and `.env`; keyword overrides win (for tests)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None

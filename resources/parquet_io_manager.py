@@ -1,0 +1,146 @@
+"""Parquet IO manager: one file per partition, `<base>/<asset key>/<partition key>.parquet`.
+
+A single-run backfill hands it one DataFrame covering many partitions; it splits the frame by
+each partition's time window and writes one file per partition. Inputs mapped to a window of
+upstream partitions are read and concatenated into one DataFrame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster_gcp import GCSResource
+from pydantic import PrivateAttr
+
+from energy_assets.settings import Settings
+from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage
+
+# Output metadata key naming the column that places a row in a time-window partition.
+PARTITION_COLUMN = "partition_time_column"
+DEFAULT_PARTITION_COLUMN = "datetime_utc"
+
+
+class PartitionSplitError(ValueError):
+    pass
+
+
+def asset_prefix(asset_key: dg.AssetKey) -> str:
+    return "/".join(asset_key.path)
+
+
+def partition_object_key(asset_key: dg.AssetKey, partition_key: str | None) -> str:
+    if partition_key is None:
+        return f"{asset_prefix(asset_key)}.parquet"
+    return f"{asset_prefix(asset_key)}/{partition_key}.parquet"
+
+
+def split_by_partition(
+    frame: pd.DataFrame,
+    partition_keys: list[str],
+    partitions_def: dg.PartitionsDefinition,
+    column: str,
+) -> dict[str, pd.DataFrame]:
+    """Rows of `frame` per partition key, by the time window each key covers."""
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        raise PartitionSplitError(
+            f"cannot split one output over partitions of {type(partitions_def).__name__}"
+        )
+    if column not in frame.columns:
+        raise PartitionSplitError(f"cannot split by partition: no column {column!r}")
+    times = frame[column]
+    if not isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = pd.to_datetime(times, utc=True)
+    parts: dict[str, pd.DataFrame] = {}
+    assigned = pd.Series(False, index=frame.index)
+    for key in partition_keys:
+        window = partitions_def.time_window_for_partition_key(key)
+        mask = (times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))
+        parts[key] = frame[mask].reset_index(drop=True)
+        assigned |= mask
+    if not assigned.all():
+        stray = times[~assigned]
+        raise PartitionSplitError(
+            f"{int((~assigned).sum())} rows fall outside partitions "
+            f"{partition_keys[0]}..{partition_keys[-1]} (by {column}: {stray.min()} .. {stray.max()})"
+        )
+    return parts
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Stores DataFrames as parquet under a local folder, or a GCS bucket when one is set."""
+
+    base_dir: str = "storage"
+    gcs_bucket: str | None = None
+    gcs_prefix: str = ""
+    gcs: GCSResource = GCSResource()
+
+    _storage: Storage | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ParquetIOManager:
+        return cls(
+            base_dir=str(settings.storage_dir),
+            gcs_bucket=settings.gcs_bucket,
+            gcs_prefix=settings.gcs_prefix,
+            gcs=GCSResource(project=settings.gcs_project),
+        )
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            if self.gcs_bucket:
+                self._storage = GCSStorage(self.gcs.get_client(), self.gcs_bucket, self.gcs_prefix)
+            else:
+                self._storage = LocalStorage(self.base_dir)
+        return self._storage
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:  # assets that write their own files return nothing
+            return
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames, "
+                f"got {type(obj).__name__}"
+            )
+        if not context.has_asset_partitions:
+            key = partition_object_key(context.asset_key, None)
+            self.storage.write_parquet(key, obj)
+            context.add_output_metadata({"uri": self.storage.uri(key)})
+            return
+        keys = list(context.asset_partition_keys)
+        if len(keys) == 1:
+            parts = {keys[0]: obj}
+        else:
+            column = str(
+                (context.definition_metadata or {}).get(PARTITION_COLUMN, DEFAULT_PARTITION_COLUMN)
+            )
+            # Split everything first, so that a bad frame writes nothing at all.
+            parts = split_by_partition(obj, keys, context.asset_partitions_def, column)
+        for key, part in parts.items():
+            self.storage.write_parquet(partition_object_key(context.asset_key, key), part)
+        context.add_output_metadata(
+            {
+                "partitions_written": len(parts),
+                "uri": self.storage.uri(partition_object_key(context.asset_key, keys[0])),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        asset_key = context.asset_key
+        if not context.has_asset_partitions:
+            return self._read(partition_object_key(asset_key, None), asset_key)
+        keys = list(context.asset_partition_keys)
+        frames = [self._read(partition_object_key(asset_key, k), asset_key) for k in keys]
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat(frames, ignore_index=True)
+
+    def _read(self, key: str, asset_key: dg.AssetKey) -> pd.DataFrame:
+        try:
+            return self.storage.read_parquet(key)
+        except ObjectNotFound as exc:
+            raise ObjectNotFound(
+                f"{asset_key.to_user_string()}: {exc}; materialize that partition first"
+            ) from None
