@@ -45,10 +45,12 @@ def to_utc(values: pd.Series, *, where: str, fmt: str | None = None) -> pd.Serie
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").astype(DTYPES[TIME])
     parsed = pd.to_datetime(values, format=fmt or "ISO8601", errors="coerce", utc=True)
-    bad = parsed.isna() & values.notna()
+    bad = parsed.isna()  # a missing time is as unusable as an unreadable one
     if bad.any():
         idx = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataFormatError(f"{where}: row {idx}: unreadable time {values.iloc[idx]!r}")
+        raise DataFormatError(
+            f"{where}: row {idx}: missing or unreadable time {values.iloc[idx]!r}"
+        )
     return parsed.astype(DTYPES[TIME])
 
 
@@ -81,7 +83,9 @@ def to_canonical(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
     codes = out[CONSUMER_TYPE]
     if codes.isna().any() or (codes.round() != codes).any():
         idx = int(np.flatnonzero((codes.isna() | (codes.round() != codes)).to_numpy())[0])
-        raise DataFormatError(f"{where}: row {idx}: consumer_type {codes.iloc[idx]!r} is no code")
+        raise DataFormatError(
+            f"{where}: row {idx}: consumer_type {float(codes.iloc[idx])!r} is no code"
+        )
     out[CONSUMER_TYPE] = codes.astype("int64")
     return sort_canonical(out)
 

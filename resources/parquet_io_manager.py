@@ -63,7 +63,8 @@ def split_by_partition(
         stray = times[~assigned]
         raise PartitionSplitError(
             f"{int((~assigned).sum())} rows fall outside partitions "
-            f"{partition_keys[0]}..{partition_keys[-1]} (by {column}: {stray.min()} .. {stray.max()})"
+            f"{partition_keys[0]}..{partition_keys[-1]} "
+            f"(by {column}: {stray.min()} .. {stray.max()})"
         )
     return parts
 
@@ -74,9 +75,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     base_dir: str = "storage"
     gcs_bucket: str | None = None
     gcs_prefix: str = ""
-    gcs: GCSResource = GCSResource()
+    # No class-level default: a resource instance on the class is a data descriptor whose
+    # __get__ would recurse on `self.gcs`. The default is supplied in __init__.
+    gcs: GCSResource
 
     _storage: Storage | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        # Dagster's resource metaclass drops the default of a nested-resource field (`gcs`),
+        # which would make it required; supply it here so a local-only manager needs no GCS.
+        data.setdefault("gcs", GCSResource())
+        super().__init__(**data)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ParquetIOManager:

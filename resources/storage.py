@@ -13,7 +13,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -189,21 +189,13 @@ class GCSStorage(Storage):
             return sorted(b.name[start:] for b in blobs)
 
     def delete(self, key: str) -> None:
-        with _ignore_missing(), self._errors(key):
+        with suppress(ObjectNotFound), self._errors(key):
             self.bucket.blob(self._name(key)).delete(retry=self._retry())
 
     def ping(self) -> None:
         with self._errors(""):
             if not self.bucket.exists(retry=self._retry()):
                 raise StorageError(f"bucket gs://{self.bucket_name} does not exist")
-
-
-@contextmanager
-def _ignore_missing() -> Iterator[None]:
-    try:
-        yield
-    except ObjectNotFound:
-        pass
 
 
 def storage_from_settings(settings: Settings, gcs_client: gcs.Client | None = None) -> Storage:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,11 @@ from energy_assets.sources.base import ConsumptionSource, SourceError
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+BODY_ERRORS = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+MAX_PAGES = 10_000
 API_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -82,6 +88,7 @@ class EnergiDataServiceSource(ConsumptionSource):
         self.page_size = page_size
         self.timeout = timeout_seconds
         self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
         self.session = _session(max_retries, backoff_seconds)
         self._by_target = {target: field for field, target in self.columns.items()}
 
@@ -102,28 +109,44 @@ class EnergiDataServiceSource(ConsumptionSource):
             "limit": self.page_size,
         }
         records: list[dict[str, Any]] = []
-        offset = 0
-        while True:
+        previous: list[dict[str, Any]] | None = None
+        for _ in range(MAX_PAGES):
+            offset = len(records)
             page = self._get_page({**params, "offset": offset})
+            if page and page == previous:
+                raise ApiResponseError(
+                    f"{self.url}: the page at offset {offset} repeats the previous one; "
+                    "the server ignores 'offset'"
+                )
             records.extend(page)
             log.info("%s: %d records at offset %d", self.url, len(page), offset)
             if len(page) < self.page_size:
-                break
-            offset += len(page)
-        return self._to_frame(records, params)
+                return self._to_frame(records, params)
+            previous = page
+        raise ApiResponseError(f"{self.url}: more than {MAX_PAGES} pages; refusing to go on")
 
     def _get_page(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         where = f"{self.url} (offset {params['offset']})"
-        try:
-            response = self.session.get(self.url, params=params, timeout=self.timeout)
-        except requests.exceptions.RetryError as exc:
-            raise SourceError(
-                f"{where}: gave up after {self.max_retries} retries: {exc.args[0]}"
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            raise SourceError(
-                f"{where}: request failed after {self.max_retries} retries: {exc}"
-            ) from exc
+        # urllib3 retries failures up to the response headers; a body cut off midway surfaces
+        # here, so those are retried with the same backoff.
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self.session.get(self.url, params=params, timeout=self.timeout)
+                break
+            except BODY_ERRORS as exc:
+                if attempt == self.max_retries:
+                    raise SourceError(
+                        f"{where}: response body broken off {attempt + 1} times: {exc}"
+                    ) from exc
+                time.sleep(min(self.backoff_seconds * 2**attempt, 60.0))
+            except requests.exceptions.RetryError as exc:
+                raise SourceError(
+                    f"{where}: gave up after {self.max_retries} retries: {exc.args[0]}"
+                ) from exc
+            except requests.exceptions.RequestException as exc:
+                raise SourceError(
+                    f"{where}: request failed (retries: {self.max_retries}): {exc}"
+                ) from exc
         if response.status_code != 200:
             raise SourceError(f"{where}: HTTP {response.status_code}: {response.text[:300]!r}")
         try:
@@ -139,9 +162,7 @@ class EnergiDataServiceSource(ConsumptionSource):
             raise ApiResponseError(f"{where}: body has no 'records' (keys: {sorted(body)})")
         records = body["records"]
         if not isinstance(records, list):
-            raise ApiResponseError(
-                f"{where}: 'records' is a {type(records).__name__}, not a list"
-            )
+            raise ApiResponseError(f"{where}: 'records' is a {type(records).__name__}, not a list")
         return records
 
     def _to_frame(self, records: list[dict[str, Any]], params: dict[str, Any]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""File source: the Energi Data Service `;` CSV download (optionally gzipped) or canonical parquet."""
+"""File source: the Energi Data Service `;` CSV download (optionally gzipped), or parquet."""
 
 from __future__ import annotations
 

@@ -57,7 +57,13 @@ PROFILES = {
     "mixed": 0.6 + 0.25 * _bump(8, 1.5) + 0.35 * _bump(12, 4) + 0.45 * _bump(18, 1.8),
 }
 # Weekend and holiday factor per sector.
-REST_DAY = {"household": 1.06, "agriculture": 0.97, "industry": 0.72, "services": 0.62, "mixed": 0.85}
+REST_DAY = {
+    "household": 1.06,
+    "agriculture": 0.97,
+    "industry": 0.72,
+    "services": 0.62,
+    "mixed": 0.85,
+}
 # Amplitude of the yearly cycle (peak in mid-January).
 YEARLY = {"household": 0.28, "agriculture": 0.12, "industry": 0.08, "services": 0.18, "mixed": 0.2}
 
@@ -79,9 +85,11 @@ def _mix(seed: np.ndarray) -> np.ndarray:
 def uniform(seed: int, stream: int, *keys: np.ndarray) -> np.ndarray:
     """Uniform (0, 1) values, a pure function of the seed, the stream and the integer keys."""
     with np.errstate(over="ignore"):
-        acc = np.full(np.broadcast_shapes(*(k.shape for k in keys)), _mix(
-            np.array([seed * 1_000_003 + stream], dtype=np.uint64)
-        )[0], dtype=np.uint64)
+        acc = np.full(
+            np.broadcast_shapes(*(k.shape for k in keys)),
+            _mix(np.array([seed * 1_000_003 + stream], dtype=np.uint64))[0],
+            dtype=np.uint64,
+        )
         for key in keys:
             acc = _mix(acc ^ key.astype(np.int64).astype(np.uint64))
     return ((acc >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
@@ -145,11 +153,16 @@ class SimulatorSource(ConsumptionSource):
         # Each series blends its sector's profile with the mixed one, and has its own noise.
         weight = 0.6 + 0.4 * jitter
         self.profiles = np.stack(
-            [w * PROFILES[s] + (1 - w) * PROFILES["mixed"] for w, s in zip(weight, sectors, strict=True)]
+            [
+                w * PROFILES[s] + (1 - w) * PROFILES["mixed"]
+                for w, s in zip(weight, sectors, strict=True)
+            ]
         )
         self.profiles /= self.profiles.mean(axis=1, keepdims=True)
         self.rest = np.array([REST_DAY[s] for s in sectors])
-        self.yearly = np.array([YEARLY[s] for s in sectors]) * (0.7 + 0.6 * uniform(self.seed, 2, idx))
+        self.yearly = np.array([YEARLY[s] for s in sectors]) * (
+            0.7 + 0.6 * uniform(self.seed, 2, idx)
+        )
         self.levels = levels / (1 + self.yearly)  # table holds winter levels
         # Small series are noisier, as in the real data.
         self.day_sigma = 0.02 + 0.04 * (np.log10(levels.max()) - np.log10(levels)) / 3.4

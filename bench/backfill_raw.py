@@ -1,0 +1,105 @@
+"""Backfill cost of `raw_consumption`: one single-run backfill vs one run per partition.
+
+Both run on simulator data against a persistent SQLite Dagster instance and local parquet
+storage in a temporary folder. The per-partition figure is the mean of a sample of real runs,
+each a fresh `dagster asset materialize` process as a per-partition backfill would launch,
+extrapolated to the whole range.
+
+    python bench/backfill_raw.py [--years 3] [--sample 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=3, help="per-partition runs to time")
+    parser.add_argument("--start", default="2021-01-01")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+    start = dt.date.fromisoformat(args.start)
+    end = start.replace(year=start.year + args.years) - dt.timedelta(days=1)
+    n_days = (end - start).days + 1
+    env = {
+        "ENERGY_SOURCE": "simulator",
+        "ENERGY_START_DATE": start.isoformat(),
+        "ENERGY_STORAGE_DIR": str(work / "storage"),
+        "DAGSTER_HOME": str(work / "dagster_home"),
+    }
+    os.environ.update(env)
+    (work / "dagster_home").mkdir()
+    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    import dagster as dg
+
+    from energy_assets.definitions import INGEST_JOB, build_definitions
+
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+    t0 = time.perf_counter()
+    result = defs.get_job_def(INGEST_JOB).execute_in_process(
+        instance=instance,
+        run_config=quiet,
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
+    )
+    single = time.perf_counter() - t0
+    assert result.success
+    files = len(list((work / "storage" / "raw_consumption").glob("*.parquet")))
+    assert files == n_days, f"{files} files for {n_days} days"
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    step = max(n_days // max(args.sample, 1), 1)
+    sample_days = [start + dt.timedelta(days=i * step) for i in range(args.sample)]
+    cli = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "energy_assets.definitions",
+    ]
+    per_run = []
+    for day in sample_days:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [*cli, "--select", "raw_consumption", "--partition", day.isoformat()],
+            check=True,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        per_run.append(time.perf_counter() - t0)
+    mean_run = statistics.mean(per_run)
+    extrapolated = mean_run * n_days
+
+    print(f"raw_consumption backfill, simulator, {start} .. {end} ({n_days} daily partitions)")
+    print(f"  single run (one vectorised run):   {single:8.1f} s wall, peak RSS {peak_mb:.0f} MB")
+    print(
+        f"  one run per partition:             {extrapolated:8.1f} s wall, extrapolated from "
+        f"{len(per_run)} runs of {mean_run:.2f} s (min {min(per_run):.2f}, max {max(per_run):.2f})"
+    )
+    print(f"  ratio per-partition / single-run:  {extrapolated / single:8.1f}x")
+    print(f"  per partition in the single run:   {1000 * single / n_days:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
