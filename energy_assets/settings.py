@@ -10,10 +10,10 @@ import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ENERGY_"
 
@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     file: Path | None = None
     api_base_url: str = "https://api.energidataservice.dk"
     api_dataset: str = "ConsumptionDE35Hour"
-    api_columns: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_API_COLUMNS))
+    # NoDecode: the validator below parses the JSON, so a bad value is reported by name.
+    api_columns: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_API_COLUMNS)
+    )
     api_page_size: int = Field(default=10_000, gt=0, le=100_000)
     api_timeout_seconds: float = Field(default=30.0, gt=0)
     api_max_retries: int = Field(default=5, ge=0, le=20)

@@ -182,9 +182,10 @@ class GCSStorage(Storage):
 
     def list_keys(self, prefix: str) -> list[str]:
         start = len(self.prefix) + 1 if self.prefix else 0
+        folder = self._name(prefix).strip("/")
         with self._errors(prefix):
             blobs = self.client.list_blobs(
-                self.bucket_name, prefix=self._name(prefix).rstrip("/") + "/", retry=self._retry()
+                self.bucket_name, prefix=f"{folder}/" if folder else None, retry=self._retry()
             )
             return sorted(b.name[start:] for b in blobs)
 

@@ -199,7 +199,7 @@ class SimulatorSource(ConsumptionSource):
             factor = np.where(uniform(self.seed, 11, series, hour_key) < 0.5, 0.3, 2.5)
             values = np.where(hit, values * factor, values)
         if self.regime_change_date is not None:
-            after = (local_dates >= self.regime_change_date).to_numpy()
+            after = np.asarray(local_dates >= self.regime_change_date)
             values = np.where(after[:, None], values * self.regime_change_factor, values)
 
         n_hours, n_series = values.shape

@@ -1,0 +1,203 @@
+"""End to end: `raw_consumption` and its data contract through Dagster, on real and bad data."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster import AssetExecutionContext
+
+from energy_assets.definitions import build_definitions
+from energy_assets.ingestion import CONTRACT, RAW
+from energy_assets.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+RANGE_TAGS = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def contract_results(instance: dg.DagsterInstance, run_id: str) -> dict[str, bool]:
+    results = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.get_dagster_event().asset_check_evaluation_data
+        assert evaluation.check_name == CONTRACT
+        results[str(evaluation.partition)] = evaluation.passed
+    return results
+
+
+def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, first: str, last: str):  # type: ignore[no-untyped-def]
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        tags={RANGE_TAGS[0]: first, RANGE_TAGS[1]: last},
+        raise_on_error=False,
+        asset_selection=[RAW, *[k for k in job.asset_layer.executable_asset_keys if k != RAW]],
+    )
+
+
+@pytest.mark.realdata
+def test_cli_materializes_a_week_of_real_data(de35_csv: Path, tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "ENERGY_SOURCE": "file",
+        "ENERGY_FILE": str(de35_csv),
+        "ENERGY_START_DATE": "2022-12-21",
+        "ENERGY_STORAGE_DIR": "out",
+        "DAGSTER_HOME": str(home),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "energy_assets.definitions",
+         "--select", "raw_consumption", "--partition-range", "2023-01-01...2023-01-07"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    files = sorted((tmp_path / "out" / "raw_consumption").glob("*.parquet"))
+    assert [f.stem for f in files] == [f"2023-01-0{d}" for d in range(1, 8)]
+    real = pd.read_parquet(str(de35_csv).replace(".csv.gz", "_long.parquet"))
+    for file in files:
+        day = pd.read_parquet(file)
+        assert len(day) == 76 * 24
+        expected = real[real.datetime_utc.dt.strftime("%Y-%m-%d") == file.stem]
+        assert day.consumption_kwh.sum() == pytest.approx(expected.consumption_kwh.sum())
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    [run] = instance.get_runs()
+    assert run.is_success
+    assert contract_results(instance, run.run_id) == {f.stem: True for f in files}
+    materialized = instance.get_materialized_partitions(RAW)
+    assert materialized == {f.stem for f in files}
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    out = pd.DataFrame(
+        {
+            "HourUTC": frame.datetime_utc.dt.strftime("%Y-%m-%d %H:%M"),
+            "HourDK": "",
+            "PriceArea": frame.area,
+            "ConsumerType_DE35": frame.consumer_type,
+            "TotalCon": frame.consumption_kwh,
+        }
+    )
+    out.to_csv(path, sep=";", index=False)
+    return path
+
+
+@pytest.fixture
+def bad_day_file(tmp_path: Path) -> Path:
+    """Five simulated days; 2023-01-04 lacks DK1/111 at 05:00 and has one negative value."""
+    from energy_assets.sources.simulator import SimulatorSource
+
+    start = pd.Timestamp("2023-01-01", tz="UTC")
+    frame = SimulatorSource().fetch(start, start + pd.Timedelta(days=5))
+    hole = (
+        (frame.datetime_utc == pd.Timestamp("2023-01-04 05:00", tz="UTC"))
+        & (frame.area == "DK1")
+        & (frame.consumer_type == 111)
+    )
+    frame = frame[~hole].reset_index(drop=True)
+    frame.loc[
+        frame.datetime_utc == pd.Timestamp("2023-01-04 07:00", tz="UTC"), "consumption_kwh"
+    ] = -5.0
+    return write_csv(tmp_path / "bad.csv", frame)
+
+
+def test_a_bad_day_fails_its_own_partition_blocks_downstream_and_spares_good_ones(
+    bad_day_file: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        source="file", file=bad_day_file, start_date="2023-01-01", storage_dir=tmp_path / "st"
+    )
+    base = build_definitions(settings)
+    ran: list[str] = []
+
+    @dg.asset(deps=[RAW], partitions_def=base.resolve_assets_def(RAW).partitions_def,
+              backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
+    def downstream(context: AssetExecutionContext) -> None:
+        ran.extend(context.partition_keys)
+
+    defs = dg.Definitions.merge(base, dg.Definitions(assets=[downstream]))
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = run_range(defs, instance, "2023-01-01", "2023-01-03")
+    assert first.success
+    assert ran == ["2023-01-01", "2023-01-02", "2023-01-03"]
+    folder = tmp_path / "st" / "raw_consumption"
+    before = {p.name: p.read_bytes() for p in folder.glob("*.parquet")}
+
+    ran.clear()
+    second = run_range(defs, instance, "2023-01-03", "2023-01-05")
+    assert not second.success
+    assert ran == []  # the blocking contract stopped the downstream step
+    assert contract_results(instance, second.run_id) == {
+        "2023-01-03": True,
+        "2023-01-04": False,
+        "2023-01-05": True,
+    }
+    [failed] = [
+        r.get_dagster_event().asset_check_evaluation_data
+        for r in instance.all_logs(
+            second.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+        if not r.get_dagster_event().asset_check_evaluation_data.passed
+    ]
+    assert (
+        "complete_hourly_grid" in failed.description
+        and "DK1/111 @ 2023-01-04 05:00" in failed.description
+    )
+    assert "finite_non_negative" in failed.description
+    assert failed.metadata["finite_non_negative.negative"].value == 76
+    # Earlier good partitions are untouched; the bad day stays visible as stored and failed.
+    for name in ("2023-01-01.parquet", "2023-01-02.parquet"):
+        assert (folder / name).read_bytes() == before[name]
+    assert len(pd.read_parquet(folder / "2023-01-04.parquet")) == 76 * 24 - 1
+    assert contract_results(instance, first.run_id)["2023-01-02"] is True
+
+
+def test_single_run_backfill_of_simulated_days(tmp_path: Path) -> None:
+    settings = load_settings(start_date="2023-01-01", storage_dir=tmp_path / "st")
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_range(defs, instance, "2023-02-01", "2023-03-31")
+    assert result.success
+    runs = instance.get_runs()
+    assert len(runs) == 1
+    files = sorted((tmp_path / "st" / "raw_consumption").glob("*.parquet"))
+    assert len(files) == 59
+    assert all(len(pd.read_parquet(f)) == 1824 for f in files[::10])
+    [mat] = [e for e in result.get_asset_materialization_events() if e.partition == "2023-02-01"]
+    meta = mat.materialization.metadata
+    assert meta["synthetic"].value is True
+    assert "SYNTHETIC" in meta["source"].value
+    assert meta["rows"].value == 59 * 1824
+
+
+def test_code_location_loads_without_heavy_libraries() -> None:
+    code = (
+        "import sys, energy_assets.definitions as d; "
+        "heavy = [m for m in ('lightgbm', 'mlflow', 'evidently', 'optuna') if m in sys.modules]; "
+        "print(heavy); assert d.defs.resolve_assets_def('raw_consumption')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+
+
+def test_definitions_validate() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Validation successful" in proc.stdout + proc.stderr
+
+
+def test_defaults_use_the_in_process_executor() -> None:
+    defs = build_definitions(load_settings())
+    job = defs.resolve_job_def("ingest_job")
+    assert job.executor_def.name == "in_process"
