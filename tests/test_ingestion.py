@@ -202,3 +202,27 @@ def test_defaults_use_the_in_process_executor() -> None:
     defs = build_definitions(load_settings())
     job = defs.resolve_job_def("ingest_job")
     assert job.executor_def.name == "in_process"
+
+
+@pytest.mark.realdata
+def test_api_source_through_dagster_with_a_retried_fault(replay_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.http_replay import Fault
+
+    replay_server.inject(Fault.http_status(503))
+    settings = load_settings(
+        source="energidataservice",
+        api_base_url=replay_server.url,
+        api_page_size=1000,
+        api_backoff_seconds=0.01,
+        start_date="2022-12-21",
+        storage_dir=tmp_path / "st",
+    )
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_range(defs, instance, "2023-01-22", "2023-01-23")
+    assert result.success
+    assert contract_results(instance, result.run_id) == {"2023-01-22": True, "2023-01-23": True}
+    day = pd.read_parquet(tmp_path / "st" / "raw_consumption" / "2023-01-23.parquet")
+    assert len(day) == 1824
+    # One 503, then two days of 1,824 rows in pages of 1,000.
+    assert len(replay_server.requests) == 1 + 4
