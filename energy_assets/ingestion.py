@@ -35,7 +35,7 @@ def build_ingestion(
         start, end = window(context)
         source = source_from_settings(settings)
         if source.synthetic:
-            context.log.warning(f"SYNTHETIC data from {source.describe()}; not real consumption")
+            context.log.warning(f"{source.describe()}: generated data, not real consumption")
         context.log.info(f"fetching {start} .. {end} from {source.describe()}")
         frame = source.fetch(start, end)
         meta = quality.summarize(frame, start, end)
