@@ -7,8 +7,11 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from energy_assets.schema import DataFormatError
 from energy_assets.settings import SettingsError
+from energy_assets.sources.base import SourceError
 
 
 def _date(text: str) -> dt.date:
@@ -27,6 +30,49 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def backtest(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from energy_assets.forecasting.backtest import backtest as run_backtest
+    from energy_assets.sources.files import read_consumption_file
+
+    params = yaml.safe_load(args.params.read_text()) if args.params else None
+    if params is not None and not isinstance(params, dict):
+        print(f"error: {args.params}: expected a mapping of parameters", file=sys.stderr)
+        return 2
+    history = read_consumption_file(args.data)
+    started = time.perf_counter()
+    result = run_backtest(
+        history,
+        pd.Timestamp(args.start, tz="UTC"),
+        pd.Timestamp(args.end, tz="UTC"),
+        params,
+    )
+    seconds = time.perf_counter() - started
+    report = {
+        **result.to_json_dict(),
+        "data": str(args.data),
+        "start": args.start.isoformat(),
+        "end": args.end.isoformat(),
+        "params": params or {},
+        "seconds": round(seconds, 1),
+    }
+    print(f"{'method':12s} {'WAPE':>7s} {'MAPE med':>9s} {'MAPE mean':>10s} {'bias':>7s}")
+    for method, s in result.summary.items():
+        print(
+            f"{method:12s} {s['wape']:7.2%} {s['mape_median']:9.2%} {s['mape_mean']:10.2%} "
+            f"{s['bias']:+7.2%}"
+        )
+    print(f"{len(result.forecasts) // 24 // 76} origins in {seconds:.1f} s")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"report: {args.json}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="energy-forecast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,10 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo.add_argument("--days", type=int, default=90, help="number of days (default 90)")
     p_demo.set_defaults(func=demo)
 
+    p_bt = commands.add_parser(
+        "backtest", help="rolling-origin day-ahead backtest of the model and both baselines"
+    )
+    p_bt.add_argument("--data", type=Path, required=True, help="canonical parquet or DE35 CSV")
+    p_bt.add_argument("--start", type=_date, required=True, help="first forecast day (UTC)")
+    p_bt.add_argument("--end", type=_date, required=True, help="last forecast day (UTC)")
+    p_bt.add_argument("--params", type=Path, help="YAML mapping of model parameters")
+    p_bt.add_argument("--json", type=Path, help="write the report here")
+    p_bt.set_defaults(func=backtest)
+
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except SettingsError as exc:
+    except (SettingsError, DataFormatError, SourceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

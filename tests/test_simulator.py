@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from energy_assets import quality
+from energy_assets.calendar import LOCAL_TZ
 from energy_assets.schema import SERIES
-from energy_assets.sources.simulator import LOCAL_TZ, SimulatorSource
+from energy_assets.sources.simulator import SimulatorSource
 
 UTC = "UTC"
 

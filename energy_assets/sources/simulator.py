@@ -10,12 +10,11 @@ injected anomalies and a regime change.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-import holidays
 import numpy as np
 import pandas as pd
 
+from energy_assets.calendar import LOCAL_TZ, is_christmas_lull, is_holiday
 from energy_assets.schema import (
     AREA,
     CONSUMER_TYPE,
@@ -27,8 +26,6 @@ from energy_assets.schema import (
     hours,
 )
 from energy_assets.sources.base import ConsumptionSource
-
-LOCAL_TZ = "Europe/Copenhagen"
 
 # Mean winter level per series, kWh/h, rounded to two significant figures; DE35 order.
 LEVELS = {
@@ -101,21 +98,6 @@ def normal(seed: int, stream: int, *keys: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-@lru_cache(maxsize=64)
-def _danish_holidays(year: int) -> frozenset[dt.date]:
-    days = set(holidays.Denmark(years=year))
-    # Christmas Eve and New Year's Eve behave like holidays for load.
-    days |= {dt.date(year, 12, 24), dt.date(year, 12, 31)}
-    return frozenset(days)
-
-
-def is_holiday(dates: pd.Series | pd.Index) -> np.ndarray:
-    values = pd.Index(dates)
-    years = sorted({d.year for d in values})
-    known = frozenset().union(*(_danish_holidays(y) for y in years)) if years else frozenset()
-    return np.fromiter((d in known for d in values), dtype=bool, count=len(values))
-
-
 class SimulatorSource(ConsumptionSource):
     name = "simulator"
     synthetic = True
@@ -176,8 +158,7 @@ class SimulatorSource(ConsumptionSource):
         local = stamps.tz_convert(LOCAL_TZ)
         local_dates = pd.Index(local.date)
         rest_day = (local.dayofweek.to_numpy() >= 5) | is_holiday(local_dates)
-        month_day = local.month.to_numpy() * 100 + local.day.to_numpy()
-        christmas = (month_day >= 1222) | (month_day <= 102)
+        christmas = is_christmas_lull(local_dates)
 
         hour_key = (stamps.asi8 // 3_600_000_000_000)[:, None]  # hours since epoch, (T, 1)
         day_key = hour_key // 24

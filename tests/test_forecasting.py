@@ -1,0 +1,174 @@
+"""The pure forecasting core: leakage, baselines, metrics, model, backtest."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_assets.forecasting import metrics
+from energy_assets.forecasting.baselines import seasonal_naive
+from energy_assets.forecasting.features import FEATURES, ORIGIN, SCALE, TARGET, build_features
+from energy_assets.forecasting.model import P10, P90, PREDICTION, fit, predict
+from energy_assets.schema import KEYS, TIME, VALUE
+from energy_assets.sources.simulator import SimulatorSource
+
+D = pd.Timestamp("2023-02-20", tz="UTC")
+DAY = pd.Timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return SimulatorSource(seed=3).fetch(D - 40 * DAY, D + 3 * DAY)
+
+
+# -- leakage -------------------------------------------------------------------------------------
+
+
+def test_no_feature_reads_the_origin_or_later(history: pd.DataFrame) -> None:
+    full = build_features(history, [D])
+    truncated = build_features(history[history[TIME] < D], [D])
+    pd.testing.assert_frame_equal(
+        full.drop(columns=[VALUE, TARGET]), truncated.drop(columns=[VALUE, TARGET])
+    )
+    assert truncated[VALUE].isna().all()  # the target itself is unknown at the origin
+
+
+def test_changing_the_forecast_day_changes_only_the_target(history: pd.DataFrame) -> None:
+    poisoned = history.copy()
+    day = poisoned[TIME].between(D, D + DAY, inclusive="left")
+    poisoned.loc[day, VALUE] *= 10
+    a, b = build_features(history, [D]), build_features(poisoned, [D])
+    pd.testing.assert_frame_equal(a[[*FEATURES, SCALE]], b[[*FEATURES, SCALE]])
+    np.testing.assert_allclose(b[VALUE], 10 * a[VALUE])
+
+
+def test_feature_rows_and_lags(history: pd.DataFrame) -> None:
+    features = build_features(history, [D, D + DAY])
+    assert len(features) == 2 * 24 * 76
+    assert (features[ORIGIN].isin([D, D + DAY])).all()
+    row = features[(features.area == "DK1") & (features.consumer_type == 111)].iloc[5]
+    series = history[(history.area == "DK1") & (history.consumer_type == 111)].set_index(TIME)
+    lag168 = series.loc[row[TIME] - pd.Timedelta(hours=168), VALUE]
+    assert row["r_lag168"] * row[SCALE] == pytest.approx(lag168)
+    week = series.loc[D - pd.Timedelta(hours=168) : D - pd.Timedelta(hours=1), VALUE]
+    assert row[SCALE] == pytest.approx(week.mean())
+
+
+# -- baselines and metrics on hand-computed cases ---------------------------------------------
+
+
+def tiny(values: list[float], start: str = "2023-01-01") -> pd.DataFrame:
+    hours = pd.date_range(start, periods=len(values), freq="h", tz="UTC")
+    return pd.DataFrame(
+        {TIME: hours, "area": pd.array(["DK1"] * len(values), dtype="string"),
+         "consumer_type": 111, VALUE: values}
+    )  # fmt: skip
+
+
+def test_seasonal_naive_by_hand() -> None:
+    values = [float(i) for i in range(24 * 8)]  # hour i has value i
+    day = pd.Timestamp("2023-01-08", tz="UTC")
+    naive = seasonal_naive(tiny(values), [day])
+    series = naive[(naive.area == "DK1") & (naive.consumer_type == 111)]
+    np.testing.assert_array_equal(series["naive_24h"], np.arange(144, 168))
+    np.testing.assert_array_equal(series["naive_168h"], np.arange(0, 24))
+    assert naive[naive.consumer_type == 112]["naive_24h"].isna().all()  # no history: no guess
+
+
+def test_metrics_by_hand() -> None:
+    y = np.array([100.0, 200.0, 0.0, 50.0])
+    f = np.array([110.0, 180.0, 5.0, 50.0])
+    assert metrics.wape(y, f) == pytest.approx(35 / 350)
+    # The zero actual is left out of MAPE rather than divided by.
+    assert metrics.mape(y, f) == pytest.approx((0.1 + 0.1 + 0.0) / 3)
+    assert metrics.bias(y, f) == pytest.approx(-5 / 350)
+    insample = np.array([1.0, 2.0, 4.0, 8.0])  # lag-1 naive errors: 1, 2, 4 -> MAE 7/3
+    assert metrics.mase(y, f, insample, season=1) == pytest.approx((35 / 4) / (7 / 3))
+
+
+def test_metrics_with_only_zeros_are_nan_not_errors() -> None:
+    zeros = np.zeros(3)
+    assert math.isnan(metrics.wape(zeros, np.ones(3)))
+    assert math.isnan(metrics.mape(zeros, np.ones(3)))
+    assert math.isnan(metrics.mase(np.ones(3), np.ones(3), np.ones(10), season=2))
+    with pytest.raises(ValueError, match="shape"):
+        metrics.wape(np.ones(3), np.ones(2))
+
+
+def test_per_series_summary() -> None:
+    frame = pd.DataFrame(
+        {"area": ["DK1", "DK1", "DK2", "DK2"], "consumer_type": [111, 111, 111, 111],
+         "y": [100.0, 100.0, 10.0, 10.0], "f": [90.0, 110.0, 10.0, 12.0]}
+    )  # fmt: skip
+    per_series = metrics.per_series(frame, "y", "f")
+    assert per_series["mape"].tolist() == pytest.approx([0.1, 0.1])
+    summary = metrics.summary(frame, "y", "f")
+    assert summary["wape"] == pytest.approx(22 / 220)
+    assert summary["mape_median"] == pytest.approx(0.1)
+
+
+# -- model -----------------------------------------------------------------------------------
+
+
+def test_model_fits_predicts_and_orders_quantiles(history: pd.DataFrame) -> None:
+    days = pd.date_range(D - 25 * DAY, D, freq="D", tz="UTC")
+    features = build_features(history, days)
+    train, test = features[features[ORIGIN] < D], features[features[ORIGIN] == D]
+    model = fit(train, {"num_boost_round": 60})
+    out = predict(model, test)
+    assert list(out[KEYS].itertuples(index=False)) == list(test[KEYS].itertuples(index=False))
+    assert (out[PREDICTION] >= 0).all() and np.isfinite(out[PREDICTION]).all()
+    assert (out[P10] <= out[PREDICTION]).all() and (out[PREDICTION] <= out[P90]).all()
+    assert metrics.wape(test[VALUE], out[PREDICTION]) < metrics.wape(
+        test[VALUE], test["r_lag24"] * test[SCALE]
+    )
+    again = predict(fit(train, {"num_boost_round": 60}), test)
+    pd.testing.assert_frame_equal(out, again)  # deterministic
+
+
+def test_fit_refuses_empty_training_data(history: pd.DataFrame) -> None:
+    features = build_features(history, [D])
+    with pytest.raises(ValueError, match="no trainable rows"):
+        fit(features.iloc[:0])
+
+
+# -- backtest on real data -------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_backtest_command_on_the_real_slice(de35_csv: Path, tmp_path: Path) -> None:
+    """The done-when protocol on three origins (the full ten run in bench/accuracy.py)."""
+    out = tmp_path / "report.json"
+    args = ["--data", str(de35_csv), "--start", "2023-01-21", "--end", "2023-01-23"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "energy_assets.cli", "backtest", *args, "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    for method in ("model", "naive_24h", "naive_168h"):
+        assert set(report[method]) >= {"wape", "mape_median", "mape_mean"}
+    assert len(report["per_series"]) == 3 * 76
+    # Beats both seasonal-naive baselines on both headline metrics.
+    for key in ("wape", "mape_median"):
+        assert report["model"][key] < min(report["naive_24h"][key], report["naive_168h"][key])
+
+
+@pytest.mark.realdata
+def test_baselines_reproduce_the_reference_figures(de35_parquet: Path) -> None:
+    from energy_assets.sources.files import read_consumption_file
+
+    history = read_consumption_file(de35_parquet)
+    days = list(pd.date_range("2023-01-14", "2023-01-23", tz="UTC"))
+    naive = seasonal_naive(history, days).merge(history, on=KEYS)
+    assert round(metrics.wape(naive[VALUE], naive["naive_24h"]), 3) == 0.107
+    assert round(metrics.summary(naive, VALUE, "naive_168h")["mape_median"], 3) == 0.066
+    assert round(metrics.summary(naive, VALUE, "naive_24h")["mape_median"], 3) == 0.103
