@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ENERGY_"
@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     gcs_prefix: str = "energy"
     gcs_project: str | None = None
 
+    # Models: MLflow tracking and registry, Optuna studies. Local state lives in state_dir.
+    state_dir: Path = Path(".state")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ENERGY_MLFLOW_TRACKING_URI"),
+    )
+    mlflow_experiment: str = "energy-forecasting"
+    registered_model: str = "energy-consumption-forecast"
+    training_weeks: int = Field(default=8, ge=2, le=520)
+    validation_days: int = Field(default=7, ge=1, le=60)
+    optuna_storage: str | None = None
+
     @field_validator("api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -114,6 +126,19 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: MLFLOW_TRACKING_URI, else a SQLite store in state_dir."""
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> str:
+        return (self.state_dir / "mlruns").resolve().as_uri()
+
+    @property
+    def study_storage(self) -> str:
+        return self.optuna_storage or f"sqlite:///{(self.state_dir / 'optuna.db').resolve()}"
+
+    @property
     def storage_uri(self) -> str:
         """Human-readable base of the stored assets."""
         if self.gcs_bucket:
@@ -125,7 +150,9 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         loc = [str(part) for part in item.get("loc", ()) if part != "__root__"]
-        name = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
+        name = (
+            (loc[0] if loc[0].isupper() else f"{ENV_PREFIX}{loc[0].upper()}") if loc else "settings"
+        )
         got = item.get("input")
         shown = "" if loc == [] or isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"{name}: {item['msg']}{shown}")

@@ -7,6 +7,7 @@ upstream partitions are read and concatenated into one DataFrame.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dagster as dg
@@ -30,10 +31,16 @@ def asset_prefix(asset_key: dg.AssetKey) -> str:
     return "/".join(asset_key.path)
 
 
-def partition_object_key(asset_key: dg.AssetKey, partition_key: str | None) -> str:
+# Output metadata key: "json" stores a plain dict record instead of a parquet table.
+STORAGE_FORMAT = "storage_format"
+
+
+def partition_object_key(
+    asset_key: dg.AssetKey, partition_key: str | None, suffix: str = "parquet"
+) -> str:
     if partition_key is None:
-        return f"{asset_prefix(asset_key)}.parquet"
-    return f"{asset_prefix(asset_key)}/{partition_key}.parquet"
+        return f"{asset_prefix(asset_key)}.{suffix}"
+    return f"{asset_prefix(asset_key)}/{partition_key}.{suffix}"
 
 
 def split_by_partition(
@@ -108,10 +115,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:  # assets that write their own files return nothing
             return
+        declared = (context.definition_metadata or {}).get(STORAGE_FORMAT)
+        if isinstance(obj, dict) and declared == "json":
+            self._write_record(context, obj)
+            return
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
                 f"{context.asset_key.to_user_string()}: ParquetIOManager stores DataFrames, "
-                f"got {type(obj).__name__}"
+                f"got {type(obj).__name__} (dict records need metadata {STORAGE_FORMAT}='json')"
             )
         if not context.has_asset_partitions:
             key = partition_object_key(context.asset_key, None)
@@ -136,8 +147,38 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             }
         )
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+    def _write_record(self, context: dg.OutputContext, record: dict[str, Any]) -> None:
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        if len(keys) > 1:
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: a record covers one partition, "
+                f"not {len(keys)}"
+            )
+        key = partition_object_key(context.asset_key, keys[0], "json")
+        data = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
+        self.storage.write_bytes(key, data, "application/json")
+        context.add_output_metadata({"uri": self.storage.uri(key)})
+
+    def _read_record(self, asset_key: dg.AssetKey, partition_key: str | None) -> dict[str, Any]:
+        key = partition_object_key(asset_key, partition_key, "json")
+        try:
+            return dict(json.loads(self.storage.read_bytes(key)))
+        except ObjectNotFound as exc:
+            raise ObjectNotFound(
+                f"{asset_key.to_user_string()}: {exc}; materialize that partition first"
+            ) from None
+
+    def load_input(self, context: dg.InputContext) -> Any:
         asset_key = context.asset_key
+        upstream = context.upstream_output
+        if (
+            upstream is not None
+            and (upstream.definition_metadata or {}).get(STORAGE_FORMAT) == "json"
+        ):
+            if not context.has_asset_partitions:
+                return self._read_record(asset_key, None)
+            # Records of partitioned assets arrive keyed by partition, one or many.
+            return {k: self._read_record(asset_key, k) for k in context.asset_partition_keys}
         if not context.has_asset_partitions:
             return self._read(partition_object_key(asset_key, None), asset_key)
         keys = list(context.asset_partition_keys)
@@ -145,6 +186,12 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if len(frames) == 1:
             return frames[0]
         return pd.concat(frames, ignore_index=True)
+
+    def read_window(self, asset_key: dg.AssetKey, partition_keys: list[str]) -> pd.DataFrame:
+        """The given partitions of a parquet asset as one frame, for assets that pick their
+        own window."""
+        frames = [self._read(partition_object_key(asset_key, k), asset_key) for k in partition_keys]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def _read(self, key: str, asset_key: dg.AssetKey) -> pd.DataFrame:
         try:

@@ -16,7 +16,7 @@ import pytest
 from dagster_gcp import GCSResource
 
 from energy_assets.settings import load_settings
-from resources.parquet_io_manager import ParquetIOManager, PartitionSplitError
+from resources.parquet_io_manager import STORAGE_FORMAT, ParquetIOManager, PartitionSplitError
 from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage
 
 pytestmark = pytest.mark.filterwarnings(
@@ -441,3 +441,20 @@ def test_from_settings_gcs(gcs_client: Any, tmp_path: Path) -> None:
     run([daily_asset("hourly", [])], backend, partition="2023-01-02")
     assert backend.storage.list_keys("hourly") == ["hourly/2023-01-02.parquet"]
     assert not (tmp_path / "storage").exists()
+
+
+def test_json_records_round_trip_keyed_by_partition(backend: Backend) -> None:
+    received: list[dict[str, Any]] = []
+
+    @dg.asset(partitions_def=DAILY, io_manager_key=IO, metadata={STORAGE_FORMAT: "json"})
+    def record(context: dg.AssetExecutionContext) -> dict[str, Any]:
+        return {"day": context.partition_key, "uri": "models:/m/3"}
+
+    @dg.asset(partitions_def=DAILY, io_manager_key=IO)
+    def reader(record: dict[str, Any]) -> None:
+        received.append(record)
+
+    run([record], backend, partition="2023-01-02")
+    run([record, reader], backend, partition="2023-01-02", selection=[reader])
+    assert received == [{"2023-01-02": {"day": "2023-01-02", "uri": "models:/m/3"}}]
+    assert backend.storage.exists("record/2023-01-02.json")
