@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint ui bench clean lock
+.PHONY: demo test lint ui mlflow bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: lint $(DAGSTER_HOME)/dagster.yaml
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
+mlflow: $(VENV)/.installed
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.state/mlflow.db --host 127.0.0.1 --port 5000
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/backfill_raw.py
 
@@ -45,4 +48,4 @@ lock: $(VENV)/.installed-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
 clean:
-	rm -rf storage .dagster_home out
+	rm -rf storage .dagster_home .state out

@@ -1,65 +1,122 @@
-"""The demo: run the main job over a window on the configured source and print what it made."""
+"""The demo: run the pipeline over a window on the configured source and print what it made.
+
+Ingestion and features run as one single-run backfill each; then a small Optuna study, the
+models of the window's last two weeks (each behind its promotion gate) and their predictions.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 
-from energy_assets.definitions import INGEST_JOB, build_definitions
+from energy_assets.definitions import build_definitions
 from energy_assets.instance import local_instance
-from energy_assets.settings import load_settings
+from energy_assets.settings import Settings, load_settings
 from energy_assets.sources import source_from_settings
-from resources.parquet_io_manager import partition_object_key
 from resources.storage import storage_from_settings
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# A small study keeps the demo to minutes; `make ui` can launch a bigger one.
+DEMO_STUDY = {
+    "n_trials": 4,
+    "timeout_seconds": 120,
+    "search_space": {"num_boost_round": {"kind": "int", "low": 100, "high": 250, "step": 50}},
+}
+DEMO_TRAINING_WEEKS = 4
+
+
+class Demo:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.defs = build_definitions(settings)
+        self.job = self.defs.resolve_implicit_global_asset_job_def()
+        self.instance = local_instance()
+        self.ok = True
+
+    def run(
+        self,
+        label: str,
+        assets: Sequence[str],
+        *,
+        partition: str | None = None,
+        days: tuple[dt.date, dt.date] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> dg.ExecuteInProcessResult:
+        tags = (
+            {
+                "dagster/asset_partition_range_start": days[0].isoformat(),
+                "dagster/asset_partition_range_end": days[1].isoformat(),
+            }
+            if days
+            else {}
+        )
+        result = self.job.execute_in_process(
+            instance=self.instance,
+            asset_selection=[dg.AssetKey(a) for a in assets],
+            partition_key=partition,
+            tags=tags,
+            run_config={**QUIET, **({"ops": config} if config else {})},
+            raise_on_error=False,
+        )
+        checks = [
+            e.asset_check_evaluation_data
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
+        failed = [c for c in checks if not c.passed]
+        verdict = "SUCCESS" if result.success else "FAILED"
+        check_text = f", checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
+        print(f"  {label:44s} {verdict}{check_text}")
+        for check in failed[:5]:
+            print(f"    FAILED {check.check_name} [{check.partition}]: {check.description}")
+        self.ok &= result.success
+        return result
 
 
 def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     settings = load_settings()
+    settings = settings.model_copy(
+        update={"training_weeks": min(settings.training_weeks, DEMO_TRAINING_WEEKS)}
+    )
     first = start or settings.start_date
     last = first + dt.timedelta(days=days - 1)
-    defs = build_definitions(settings)
-    instance = local_instance()
-    source = source_from_settings(settings)
-    print(f"source:   {source.describe()}")
-    print(f"window:   {first} .. {last} ({days} daily partitions, one run)")
+    # The window's last two whole Monday-to-Sunday weeks get models and predictions.
+    week2 = last - dt.timedelta(days=(last.weekday() + 1) % 7 + 6)
+    week1 = week2 - dt.timedelta(days=7)
+    if week1 < first + dt.timedelta(days=21):
+        print(f"error: a {days}-day window is too short for the demo (needs about 5 weeks)")
+        return False
+    demo = Demo(settings)
+    storage = storage_from_settings(settings)
+    print(f"source:   {source_from_settings(settings).describe()}")
+    print(f"window:   {first} .. {last}; models for the weeks of {week1} and {week2}")
     print(f"storage:  {settings.storage_uri}")
-    print(f"instance: {instance.root_directory}")
+    print(f"instance: {demo.instance.root_directory}\n")
 
-    result = defs.get_job_def(INGEST_JOB).execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
+    demo.run(f"raw_consumption {first}..{last}", ["raw_consumption"], days=(first, last))
+    demo.run(f"consumption_features {first}..{last}", ["consumption_features"], days=(first, last))
+    study_end = week1 - dt.timedelta(days=1)
+    demo.run(
+        f"model_hyperparameters ({DEMO_STUDY['n_trials']} trials to {study_end})",
+        ["model_hyperparameters"],
+        config={"model_hyperparameters": {"config": {**DEMO_STUDY, "end_date": str(study_end)}}},
     )
-    materialized = Counter(
-        e.asset_key.to_user_string()
-        for e in result.get_asset_materialization_events()
-        if e.asset_key
-    )
-    checks = [
-        e.asset_check_evaluation_data
-        for e in result.all_events
-        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ]
-    failed = [c for c in checks if not c.passed]
-    print(f"\nrun {result.run_id}: {'SUCCESS' if result.success else 'FAILED'}")
-    for asset, _ in materialized.items():
-        key = dg.AssetKey.from_user_string(asset)
-        storage = storage_from_settings(settings)
-        files = storage.list_keys("/".join(key.path))
-        print(f"  {asset}: {len(files)} partition files under {storage.uri('/'.join(key.path))}/")
-        example = partition_object_key(key, last.isoformat())
-        if storage.exists(example):
-            frame = storage.read_parquet(example)
-            n_series = frame.groupby(["area", "consumer_type"]).ngroups
-            print(f"    {last}: {len(frame)} rows, {n_series} series")
-    print(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
-    for check in failed[:10]:
-        print(f"    FAILED {check.check_name} [{check.partition}]: {check.description}")
-    print("\nbrowse the runs: make ui  (Dagster UI at http://127.0.0.1:3000)")
-    return bool(result.success)
+    for week in (week1, week2):
+        demo.run(f"forecast_model week {week}", ["forecast_model"], partition=week.isoformat())
+    week_end = week2 + dt.timedelta(days=6)
+    demo.run(f"predictions {week1}..{week_end}", ["predictions"], days=(week1, week_end))
+
+    print()
+    for asset in ("raw_consumption", "consumption_features", "forecast_model", "predictions"):
+        files = storage.list_keys(asset)
+        print(f"  {asset}: {len(files)} files under {storage.uri(asset)}/")
+    if storage.exists(f"predictions/{week_end}.parquet"):
+        frame = storage.read_parquet(f"predictions/{week_end}.parquet")
+        versions = ", ".join(sorted(frame["model_version"].unique()))
+        print(f"  predictions {week_end}: {len(frame)} rows from {versions}")
+    print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
+    print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {settings.tracking_uri})")
+    return demo.ok
