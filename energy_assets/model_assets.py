@@ -1,6 +1,8 @@
 """Features, hyperparameters, weekly models (with the promotion gate) and predictions."""
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 import dagster as dg
@@ -155,7 +157,9 @@ def build_model_assets(
             features[features[ORIGIN] >= valid_start],
         )
         space = load_search_space(overrides=config.search_space)
-        study_name = config.study_name or f"forecast-{(end - pd.Timedelta(days=1)).date()}"
+        # A changed search space must not resume a study of another space.
+        digest = hashlib.sha1(json.dumps(space, sort_keys=True).encode()).hexdigest()[:8]
+        study_name = config.study_name or f"forecast-{(end - pd.Timedelta(days=1)).date()}-{digest}"
 
         mlflow_tracking.activate()
         with mlflow.start_run(run_name=f"model_hyperparameters {study_name}") as parent:
@@ -305,12 +309,11 @@ def build_model_assets(
     ) -> dg.AssetCheckResult:
         [record] = forecast_model.values()
         passed, problems = gate_verdict(record)
-        promoted = False
-        if passed:
-            mlflow_tracking.activate()
-            promoted = tracking.promote(
-                record["model_name"], record["model_version"], record["week"]
-            )
+        mlflow_tracking.activate()
+        tracking.record_gate(record["model_name"], record["model_version"], passed)
+        promoted = passed and tracking.promote(
+            record["model_name"], record["model_version"], record["week"]
+        )
         return dg.AssetCheckResult(
             passed=passed,
             description="; ".join(problems) if problems else f"{record['model_uri']} may serve",
@@ -344,6 +347,14 @@ def build_model_assets(
         for day in days_of(start, end):
             week = weeks.get_partition_key_for_timestamp(day.timestamp())
             record = models[week]
+            # The gate blocks downstream steps only in its own run; its verdict, kept on the
+            # version, keeps a failed model out of every later run too.
+            status = tracking.gate_status(record["model_uri"], mlflow_tracking.tracking_uri)
+            if status != "passed":
+                raise dg.Failure(
+                    f"{day.date()}: {record['model_uri']} (week {week}) has promotion gate "
+                    f"status {status!r}; retrain that week before predicting with it"
+                )
             model = tracking.load_forecast_model(record["model_uri"], mlflow_tracking.tracking_uri)
             rows = features[features[ORIGIN] == day]
             out = predict(model, rows)

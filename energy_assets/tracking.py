@@ -20,6 +20,7 @@ from energy_assets.forecasting.model import ForecastModel
 
 CHAMPION = "champion"
 WEEK_TAG = "week"
+GATE_TAG = "promotion_gate"
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
@@ -137,6 +138,25 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
         text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact.path}")
         quantiles[alpha] = lgb.Booster(model_str=text)
     return ForecastModel(point=point, quantiles=quantiles)
+
+
+def record_gate(registered_model: str, version: str, passed: bool) -> None:
+    """Keep the promotion gate's verdict on the version, where every later run can see it."""
+    import mlflow
+
+    mlflow.MlflowClient().set_model_version_tag(
+        registered_model, version, GATE_TAG, "passed" if passed else "failed"
+    )
+
+
+def gate_status(uri: str, tracking_uri: str) -> str | None:
+    """'passed', 'failed', or None when the gate never judged this version."""
+    import mlflow
+
+    name, version = parse_version_uri(uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    tags = mlflow.MlflowClient().get_model_version(name, version).tags or {}
+    return tags.get(GATE_TAG)
 
 
 def promote(registered_model: str, version: str, week: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,11 @@ import pandas as pd
 
 from energy_assets.forecasting.features import CATEGORICAL, FEATURES, SCALE, TARGET
 from energy_assets.schema import AREA, CONSUMER_TYPE, TIME
+
+# LightGBM trains on a fixed number of OpenMP threads. With the default busy-waiting, training
+# slows 50-70x when another process holds a core; passive waiting changes no result. It must be
+# set before lightgbm loads, which this module does lazily.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PREDICTION = "prediction_kwh"
 P10 = "p10_kwh"

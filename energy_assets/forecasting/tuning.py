@@ -112,6 +112,10 @@ def tune(
     )
     finished = [t for t in study.trials if t.state.is_finished()]
     remaining = max(n_trials - len(finished), 0)
+    if study.trials:
+        # A resumed study gets a fresh sampler: seeded as before, it would replay the first
+        # trials' parameters. Offsetting by the trials so far keeps it deterministic.
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
 
     def objective(trial: Any) -> float:
         params = suggest(trial, space)
