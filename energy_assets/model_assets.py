@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import math
 from typing import Any
 
 import dagster as dg
@@ -14,6 +15,7 @@ from energy_assets import tracking
 from energy_assets.forecasting import metrics
 from energy_assets.forecasting.features import (
     FEATURES,
+    LOOKBACK,
     ORIGIN,
     SCALE,
     build_features,
@@ -32,7 +34,7 @@ PARAMS_KEY = dg.AssetKey("model_hyperparameters")
 MODEL_KEY = dg.AssetKey("forecast_model")
 PREDICTIONS_KEY = dg.AssetKey("predictions")
 GATE = "promotion_gate"
-LOOKBACK_DAYS = 15  # lag 336 h from the last hour of a day
+LOOKBACK_DAYS = math.ceil(LOOKBACK / pd.Timedelta(days=1))  # raw days the features read
 
 
 class HyperparameterConfig(dg.Config):

@@ -5,9 +5,6 @@ covers the 24 hours that follow it. Every feature reads only hours before the or
 24 h and more of the target hour, and statistics of the hours before the origin. Values are
 divided by each series' mean over the 168 hours before the origin (`scale`), so one global model
 serves series whose levels differ by three orders of magnitude; the model predicts the ratio.
-
-Training uses origins at every hour, not only at midnight: each origin gives the model another
-look at how the next 24 hours follow from the recent past, with the same feature definitions.
 """
 
 from __future__ import annotations
@@ -91,11 +88,6 @@ def _rest_days(local_dates: pd.Index) -> np.ndarray:
 def daily_origins(days: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.DatetimeIndex:
     """00:00 UTC of each day, sorted and unique."""
     return pd.DatetimeIndex(sorted({pd.Timestamp(d).tz_convert("UTC").floor("D") for d in days}))
-
-
-def hourly_origins(first: pd.Timestamp, last: pd.Timestamp, every: int = 1) -> pd.DatetimeIndex:
-    """Origins every `every` hours from `first` to `last` inclusive."""
-    return pd.date_range(first, last, freq=f"{every}h", tz="UTC")
 
 
 def build_features(
