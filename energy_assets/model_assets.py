@@ -13,11 +13,11 @@ from pydantic import Field
 
 from energy_assets import tracking
 from energy_assets.forecasting import metrics
+from energy_assets.forecasting.baselines import BASELINES, seasonal_naive
 from energy_assets.forecasting.features import (
     FEATURES,
     LOOKBACK,
     ORIGIN,
-    SCALE,
     build_features,
 )
 from energy_assets.forecasting.model import P10, P90, PREDICTION, fit, predict
@@ -64,14 +64,13 @@ def days_of(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="D", inclusive="left", tz="UTC")
 
 
-def validation_metrics(features: pd.DataFrame, forecast: np.ndarray) -> dict[str, dict[str, float]]:
+def validation_metrics(
+    features: pd.DataFrame, forecast: np.ndarray, history: pd.DataFrame
+) -> dict[str, dict[str, float]]:
     """The model and both seasonal-naive baselines on the same rows."""
-    frame = features[[*KEYS, VALUE]].assign(
-        model=forecast,
-        naive_24h=features["r_lag24"] * features[SCALE],
-        naive_168h=features["r_lag168"] * features[SCALE],
-    )
-    return {m: metrics.summary(frame, VALUE, m) for m in ("model", "naive_24h", "naive_168h")}
+    frame = features[[*KEYS, VALUE]].assign(model=forecast)
+    frame = frame.merge(seasonal_naive(history, list(features[ORIGIN].unique())), on=KEYS)
+    return {m: metrics.summary(frame, VALUE, m) for m in ("model", *BASELINES)}
 
 
 def gate_verdict(record: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -139,10 +138,7 @@ def build_model_assets(
 
         from energy_assets.forecasting.tuning import load_search_space, tune
 
-        stored = sorted(
-            k.rsplit("/", 1)[-1].removesuffix(".parquet")
-            for k in parquet_io_manager.storage.list_keys("/".join(RAW.path))
-        )
+        stored = parquet_io_manager.stored_partitions(RAW)
         if not stored:
             raise dg.Failure("no raw_consumption partitions stored yet; materialize them first")
         end = pd.Timestamp(config.end_date or stored[-1], tz="UTC") + pd.Timedelta(days=1)
@@ -242,7 +238,8 @@ def build_model_assets(
 
         # Validation: a model of the earlier days judged on the last days before the week.
         checked = fit(train, params, quantiles=())
-        validation = validation_metrics(valid, predict(checked, valid)[PREDICTION].to_numpy())
+        checked_forecast = predict(checked, valid)[PREDICTION].to_numpy()
+        validation = validation_metrics(valid, checked_forecast, raw)
         # The week's model: every day before the week.
         model = fit(features, params)
         forecast = predict(model, valid)

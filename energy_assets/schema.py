@@ -111,10 +111,9 @@ def full_grid(
     series = list(series)
     grid = pd.DataFrame(
         {
-            TIME: np.tile(idx.to_numpy(), len(series)),
+            TIME: idx[np.tile(np.arange(len(idx)), len(series))],
             AREA: pd.array(np.repeat([s[0] for s in series], len(idx)), dtype="string"),
             CONSUMER_TYPE: np.repeat([s[1] for s in series], len(idx)).astype("int64"),
         }
     )
-    grid[TIME] = grid[TIME].dt.tz_localize("UTC") if grid[TIME].dt.tz is None else grid[TIME]
     return grid

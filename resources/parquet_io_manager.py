@@ -187,6 +187,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return frames[0]
         return pd.concat(frames, ignore_index=True)
 
+    def stored_partitions(self, asset_key: dg.AssetKey) -> list[str]:
+        """Partition keys of a parquet asset that have a file in storage, sorted."""
+        prefix = asset_prefix(asset_key)
+        return sorted(
+            key[len(prefix) + 1 :].removesuffix(".parquet")
+            for key in self.storage.list_keys(prefix)
+            if key.endswith(".parquet")
+        )
+
     def read_window(self, asset_key: dg.AssetKey, partition_keys: list[str]) -> pd.DataFrame:
         """The given partitions of a parquet asset as one frame, for assets that pick their
         own window."""

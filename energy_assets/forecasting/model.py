@@ -50,7 +50,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
 class ForecastModel:
     point: Any  # lightgbm.Booster
     quantiles: dict[float, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
 
     def feature_importance(self) -> pd.Series:
         gain = self.point.feature_importance(importance_type="gain")
@@ -128,7 +127,7 @@ def fit(
         )
         for alpha in quantiles
     }
-    return ForecastModel(point=point, quantiles=models, params={**(params or {})})
+    return ForecastModel(point=point, quantiles=models)
 
 
 def predict(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
