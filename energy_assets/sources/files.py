@@ -34,7 +34,7 @@ def _is_parquet(path: Path) -> bool:
 def read_consumption_file(path: Path) -> pd.DataFrame:
     """The whole file in canonical form; errors name the file and the offending row."""
     if not path.is_file():
-        raise SourceError(f"ENERGY_FILE {path} does not exist or is not a file")
+        raise SourceError(f"{path} does not exist or is not a file")
     where = str(path)
     if _is_parquet(path):
         try:
