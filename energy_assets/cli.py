@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -102,5 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """Console entry point: `main`, then end the process without native teardown.
+
+    About one `make demo` in four aborted *after* finishing and storing everything, with
+    "terminate called without an active exception" from a native library's thread at interpreter
+    shutdown. Everything is persisted by then, so output is flushed and the process ends at once.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
