@@ -1,7 +1,9 @@
 """The demo: run the pipeline over a window on the configured source and print what it made.
 
 Ingestion and features run as one single-run backfill each; then a small Optuna study, the
-models of the window's last two weeks (each behind its promotion gate) and their predictions.
+models of the window's last two weeks (each behind its promotion gate), their predictions,
+monitoring and drift. On the simulator a regime change is injected in the last week, and one
+tick of the MAPE alert sensor shows the alerts it raises and the retune runs it requests.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import dagster as dg
 
 from energy_assets.definitions import build_definitions
 from energy_assets.instance import local_instance
-from energy_assets.settings import Settings, load_settings
+from energy_assets.settings import Settings, SourceKind, load_settings
 from energy_assets.sources import source_from_settings
-from resources.storage import storage_from_settings
+from resources.notifier import AlertLog
+from resources.storage import Storage, storage_from_settings
+from sensors.mape_alert import MAPE_ALERT_SENSOR
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # A small study keeps the demo to minutes; `make ui` can launch a bigger one.
@@ -75,6 +79,25 @@ class Demo:
         self.ok &= result.success
         return result
 
+    def alert_tick(self, storage: Storage) -> None:
+        """One evaluation of the MAPE alert sensor over every monitored day in the instance."""
+        sensor = self.defs.get_sensor_def(MAPE_ALERT_SENSOR)
+        log = AlertLog(storage)
+        before = {a.key for a in log.read()}
+        with dg.build_sensor_context(instance=self.instance, definitions=self.defs) as context:
+            result = sensor.evaluate_tick(context)
+        print(f"\n  {MAPE_ALERT_SENSOR}: one tick")
+        for alert in log.read():
+            new = "new" if alert.key not in before else "logged earlier"
+            print(f"    {alert.level.value:5s} {alert.day} ({new}): {alert.message}")
+        for request in result.run_requests or []:
+            print(
+                f"    requested retune_job for week {request.partition_key} "
+                f"(run key {request.run_key})"
+            )
+        if not result.run_requests:
+            print(f"    no run requested ({result.skip_message or 'no ALERT day'})")
+
 
 def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     settings = load_settings()
@@ -89,6 +112,11 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     if week1 < first + dt.timedelta(days=21):
         print(f"error: a {days}-day window is too short for the demo (needs about 5 weeks)")
         return False
+    if settings.source is SourceKind.SIMULATOR and settings.simulator_regime_change_date is None:
+        # Consumption jumps on the Thursday of the last week: monitoring should catch it.
+        settings = settings.model_copy(
+            update={"simulator_regime_change_date": week2 + dt.timedelta(days=3)}
+        )
     demo = Demo(settings)
     storage = storage_from_settings(settings)
     print(f"source:   {source_from_settings(settings).describe()}")
@@ -108,9 +136,16 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
         demo.run(f"forecast_model week {week}", ["forecast_model"], partition=week.isoformat())
     week_end = week2 + dt.timedelta(days=6)
     demo.run(f"predictions {week1}..{week_end}", ["predictions"], days=(week1, week_end))
+    demo.run(
+        f"forecast_monitoring {week1}..{week_end}", ["forecast_monitoring"], days=(week1, week_end)
+    )
+    demo.run(f"feature_drift {week1}..{week_end}", ["feature_drift"], days=(week1, week_end))
+    demo.alert_tick(storage)
 
     print()
-    for asset in ("raw_consumption", "consumption_features", "forecast_model", "predictions"):
+    assets = ("raw_consumption", "consumption_features", "forecast_model", "predictions",
+              "forecast_monitoring", "feature_drift", "alerts")  # fmt: skip
+    for asset in assets:
         files = storage.list_keys(asset)
         print(f"  {asset}: {len(files)} files under {storage.uri(asset)}/")
     if storage.exists(f"predictions/{week_end}.parquet"):

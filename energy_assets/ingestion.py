@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import quality
+from energy_assets.automation import DAILY_FRESHNESS
 from energy_assets.metadata import metadata_values
 from energy_assets.partitions import window
 from energy_assets.schema import TIME
@@ -29,6 +30,7 @@ def build_ingestion(
         metadata={PARTITION_COLUMN: TIME},
         group_name="ingestion",
         kinds={"pandas", "parquet"},
+        freshness_policy=DAILY_FRESHNESS,
         description="Hourly consumption per series for each UTC day, in the canonical format.",
     )
     def raw_consumption(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:

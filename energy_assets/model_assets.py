@@ -12,12 +12,14 @@ import pandas as pd
 from pydantic import Field
 
 from energy_assets import tracking
+from energy_assets.automation import DAILY_FRESHNESS, recent_eager
 from energy_assets.forecasting import metrics
 from energy_assets.forecasting.baselines import BASELINES, seasonal_naive
 from energy_assets.forecasting.features import (
     FEATURES,
     LOOKBACK,
     ORIGIN,
+    TARGET,
     build_features,
 )
 from energy_assets.forecasting.model import P10, P90, PREDICTION, fit, predict
@@ -98,19 +100,28 @@ def build_model_assets(
         partitions_def=daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
         ins={
+            # Day D's features read the days before D only: a forecast for D can be made as
+            # soon as D-1 is published, before any of D's own data exists.
             "raw": dg.AssetIn(
-                RAW, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-LOOKBACK_DAYS)
+                RAW,
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-LOOKBACK_DAYS, end_offset=-1
+                ),
             )
         },
         io_manager_key="parquet_io_manager",
         metadata={PARTITION_COLUMN: TIME},
         group_name="forecasting",
         kinds={"pandas", "parquet"},
-        description="Day-ahead features per series and hour, known at 00:00 UTC of the day.",
+        automation_condition=recent_eager(settings),
+        description="Day-ahead features per series and hour, from the data before 00:00 UTC of "
+        "the day.",
     )
     def consumption_features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> dg.Output:
         start, end = window(context)
-        frame = build_features(raw, days_of(start, end))
+        # The target is left out: it is not known at forecast time, and monitoring scores the
+        # forecasts against the raw actuals.
+        frame = build_features(raw, days_of(start, end)).drop(columns=[VALUE, TARGET])
         complete = frame[FEATURES].notna().all(axis=1)
         return dg.Output(
             frame,
@@ -215,6 +226,7 @@ def build_model_assets(
         metadata={STORAGE_FORMAT: "json"},
         group_name="forecasting",
         kinds={"lightgbm", "mlflow"},
+        automation_condition=recent_eager(settings),
         description="The week's LightGBM model, trained only on data before the week starts.",
     )
     def forecast_model(
@@ -333,6 +345,8 @@ def build_model_assets(
         metadata={PARTITION_COLUMN: TIME},
         group_name="forecasting",
         kinds={"lightgbm", "parquet"},
+        automation_condition=recent_eager(settings),
+        freshness_policy=DAILY_FRESHNESS,
         description="Hourly forecasts with P10/P90 per series, from the model of the day's week.",
     )
     def predictions(

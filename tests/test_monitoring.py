@@ -1,0 +1,252 @@
+"""Monitoring metrics, drift, alert levels, the alerts log and webhook delivery."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_assets.monitoring.accuracy import (
+    MonitoringInputError,
+    day_summaries,
+    day_summary,
+    score_series,
+)
+from energy_assets.monitoring.alerts import Alert, Level, classify, mape_alert
+from energy_assets.monitoring.drift import DriftInputError, measure_drift
+from resources.notifier import AlertLog, NotificationError, Notifier
+from resources.storage import GCSStorage, LocalStorage
+from tests.webhook_server import WebhookServer
+
+T0 = pd.Timestamp("2023-01-10 00:00", tz="UTC")
+
+
+def frames(rows: list[tuple[int, str, int, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(hour offset, area, consumer type, actual, forecast) -> predictions, actuals."""
+    keys = pd.DataFrame(
+        {
+            "datetime_utc": [T0 + pd.Timedelta(hours=h) for h, *_ in rows],
+            "area": pd.array([a for _, a, *_ in rows], dtype="string"),
+            "consumer_type": [c for _, _, c, *_ in rows],
+        }
+    )
+    actuals = keys.assign(consumption_kwh=[y for *_, y, _ in rows])
+    predictions = keys.assign(prediction_kwh=[f for *_, f in rows], model_version="models:/m/3")
+    return predictions, actuals
+
+
+# --- accuracy ------------------------------------------------------------------------------------
+
+
+def test_per_series_scores_match_hand_computed_values() -> None:
+    predictions, actuals = frames(
+        [
+            (0, "DK1", 111, 100.0, 110.0),  # APE 0.10
+            (1, "DK1", 111, 200.0, 150.0),  # APE 0.25
+            (0, "DK2", 999, 0.0, 5.0),  # zero actual: no APE, counted in WAPE numerator
+            (1, "DK2", 999, 50.0, 40.0),  # APE 0.20
+        ]
+    )
+    series = score_series(predictions, actuals).set_index(["area", "consumer_type"])
+    dk1, dk2 = series.loc[("DK1", 111)], series.loc[("DK2", 999)]
+    assert dk1["mape"] == pytest.approx(0.175)
+    assert dk1["wape"] == pytest.approx(60 / 300)
+    assert dk1["bias"] == pytest.approx(-40 / 300)
+    assert (dk1["count"], dk1["mape_hours"]) == (2, 2)
+    assert dk2["mape"] == pytest.approx(0.20)  # the zero hour is skipped, not divided by
+    assert dk2["wape"] == pytest.approx(15 / 50)
+    assert dk2["bias"] == pytest.approx(-5 / 50)
+    assert (dk2["count"], dk2["mape_hours"]) == (2, 1)
+    assert set(series["model_version"]) == {"models:/m/3"}
+
+    summary = day_summary(series.reset_index())
+    assert summary["day"] == "2023-01-10"
+    assert summary["mape"] == pytest.approx((0.10 + 0.25 + 0.20) / 3)  # over scored hours
+    assert summary["wape"] == pytest.approx(75 / 350)
+    assert summary["bias"] == pytest.approx(-45 / 350)
+    assert summary["mape_median"] == pytest.approx((0.175 + 0.20) / 2)
+    assert (summary["worst_series"], summary["mape_worst"]) == ("DK2/999", pytest.approx(0.2))
+    assert (summary["series_scored"], summary["hours_scored"]) == (2, 4)
+    assert summary["model_version"] == "models:/m/3"
+
+
+def test_a_series_of_zeros_and_missing_actuals_give_nan_not_errors() -> None:
+    predictions, actuals = frames([(0, "DK1", 111, 0.0, 3.0), (1, "DK1", 111, np.nan, 3.0)])
+    [row] = score_series(predictions, actuals).to_dict(orient="records")
+    assert np.isnan(row["mape"]) and np.isnan(row["wape"]) and np.isnan(row["bias"])
+    assert row["count"] == 1  # the hour without an actual is not scored
+    assert np.isnan(day_summary(score_series(predictions, actuals))["mape"])
+
+
+def test_days_are_scored_apart_and_keyed_by_date() -> None:
+    predictions, actuals = frames(
+        [(0, "DK1", 111, 100.0, 90.0), (24, "DK1", 111, 100.0, 70.0), (25, "DK1", 111, 50, 50)]
+    )
+    summaries = day_summaries(score_series(predictions, actuals))
+    assert list(summaries) == ["2023-01-10", "2023-01-11"]
+    assert summaries["2023-01-10"]["mape"] == pytest.approx(0.10)
+    assert summaries["2023-01-11"]["mape"] == pytest.approx(0.15)
+
+
+def test_bad_inputs_name_what_is_wrong() -> None:
+    predictions, actuals = frames([(0, "DK1", 111, 100.0, 90.0)])
+    with pytest.raises(MonitoringInputError, match=r"predictions lack the columns \['model_v"):
+        score_series(predictions.drop(columns="model_version"), actuals)
+    with pytest.raises(MonitoringInputError, match="actuals lack the columns"):
+        score_series(predictions, actuals.drop(columns="consumption_kwh"))
+    with pytest.raises(MonitoringInputError, match="more than one forecast"):
+        score_series(pd.concat([predictions, predictions]), actuals)
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+
+def test_drift_flags_a_shifted_column_and_not_an_unshifted_one() -> None:
+    rng = np.random.default_rng(1)
+    reference = pd.DataFrame(
+        {"steady": rng.normal(1, 0.1, 5000), "moved": rng.normal(1, 0.1, 5000)}
+    )
+    current = pd.DataFrame(
+        {"steady": rng.normal(1, 0.1, 1824), "moved": rng.normal(1.3, 0.1, 1824)}
+    )
+    thresholds = {"steady": 0.1, "moved": 0.1}
+    result = measure_drift(reference, current, ["steady", "moved"], thresholds=thresholds)
+    assert result.drifted == ["moved"]
+    assert result.distances["moved"] > 1.0 > 0.1 > result.distances["steady"]
+    assert result.summary()["drifted_columns"] == "moved"
+    assert result.share == 0.5 and result.dataset_drift
+    assert b"<html" in result.html[:2000].lower() and len(result.html) > 100_000
+
+
+def test_drift_on_real_features_flags_only_the_columns_a_shift_moves(de35_parquet: Path) -> None:
+    from energy_assets.forecasting.features import build_features
+    from energy_assets.sources.files import read_consumption_file
+
+    history = read_consumption_file(de35_parquet)
+    reference = build_features(history, pd.date_range("2022-12-27", "2023-01-08", tz="UTC"))
+    today = build_features(history, [pd.Timestamp("2023-01-11", tz="UTC")])
+    assert measure_drift(reference, today).drifted == []  # an ordinary weekday
+    # Every series 30% above its level: the level and the last day's ratio move, lags do not.
+    shifted = today.assign(
+        log_scale=today["log_scale"] + np.log10(1.3), r_mean_24h=today["r_mean_24h"] * 1.3
+    )
+    assert measure_drift(reference, shifted).drifted == ["r_mean_24h", "log_scale"]
+
+
+def test_drift_refuses_missing_columns_and_empty_frames() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    with pytest.raises(DriftInputError, match=r"current features lack the columns \['b'\]"):
+        measure_drift(frame.assign(b=1.0), frame, ["a", "b"], thresholds={})
+    with pytest.raises(DriftInputError, match="reference features are empty"):
+        measure_drift(frame.iloc[:0], frame, ["a"], thresholds={})
+
+
+# --- alert levels and records --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mape", "level"),
+    [(0.05, Level.OK), (0.08, Level.OK), (0.081, Level.WARN), (0.12, Level.WARN),
+     (0.2, Level.ALERT), (float("nan"), Level.ALERT)],
+)  # fmt: skip
+def test_classify_against_warn_and_alert(mape: float, level: Level) -> None:
+    assert classify(mape, 0.08, 0.12) is level
+
+
+def test_classify_refuses_thresholds_out_of_order() -> None:
+    with pytest.raises(ValueError, match=r"warn threshold 0\.2 must be below alert threshold 0\.1"):
+        classify(0.1, 0.2, 0.1)
+
+
+def test_alert_round_trips_and_names_the_day_level_and_figures() -> None:
+    summary = {"day": "2023-01-18", "mape": 0.15, "wape": 0.1, "worst_series": "DK1/999",
+               "mape_worst": 0.4, "model_version": "models:/m/7"}  # fmt: skip
+    alert = mape_alert(Level.ALERT, summary, 0.08, 0.12)
+    assert alert.key == "2023-01-18_mape_ALERT"
+    assert alert.text().startswith("[ALERT] 2023-01-18: pooled MAPE 15.0% is above the alert")
+    assert "models:/m/7" in alert.text() and "DK1/999" in alert.text()
+    assert Alert.from_json(alert.to_json()) == alert
+
+
+# --- the alerts log and the webhook ------------------------------------------------------------
+
+
+def alert(day: str = "2023-01-18", level: Level = Level.WARN) -> Alert:
+    return Alert(level=level, day=day, source="mape", message="pooled MAPE high")
+
+
+@pytest.fixture(params=["local", "gcs"])
+def log(request: pytest.FixtureRequest, tmp_path: object) -> AlertLog:
+    if request.param == "local":
+        return AlertLog(LocalStorage(str(tmp_path)))
+    emulator = request.getfixturevalue("gcs_emulator")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage as gcs
+
+    client = gcs.Client(project="test", credentials=AnonymousCredentials())
+    return AlertLog(GCSStorage(client, "test-bucket", f"alerts-{request.node.name}"))
+
+
+def test_the_alerts_log_appends_once_per_alert_and_reads_back_in_order(log: AlertLog) -> None:
+    first, second = alert("2023-01-17"), alert("2023-01-18", Level.ALERT)
+    assert log.append(first) and log.append(second)
+    assert not log.append(alert("2023-01-17"))  # same identity: kept once
+    assert [a.key for a in log.read()] == [first.key, second.key]
+    frame = log.frame()
+    assert list(frame["level"]) == ["WARN", "ALERT"] and list(frame["day"]) == [
+        "2023-01-17",
+        "2023-01-18",
+    ]
+
+
+def test_notify_posts_a_slack_message_and_logs_it_once(tmp_path: object) -> None:
+    log = AlertLog(LocalStorage(str(tmp_path)))
+    with WebhookServer() as server:
+        notifier = Notifier(webhook_url=server.url, backoff_seconds=0.01)
+        assert notifier.notify(alert(), log)
+        assert not notifier.notify(alert(), log)
+    assert [a["body"] for a in server.accepted] == [{"text": alert().text()}]
+    assert server.accepted[0]["path"] == "/services/T000/B000/secret-token"
+    assert [a.key for a in log.read()] == [alert().key]
+
+
+def test_notify_retries_a_webhook_that_fails_twice(tmp_path: object) -> None:
+    log = AlertLog(LocalStorage(str(tmp_path)))
+    with WebhookServer(fail_first=2) as server:
+        assert Notifier(webhook_url=server.url, backoff_seconds=0.01).notify(alert(), log)
+    assert len(server.attempts) == 3 and len(server.accepted) == 1
+    assert log.contains(alert())
+
+
+def test_a_webhook_that_keeps_failing_raises_without_logging_or_leaking_the_url(
+    tmp_path: object,
+) -> None:
+    log = AlertLog(LocalStorage(str(tmp_path)))
+    with WebhookServer(fail_first=100) as server:
+        notifier = Notifier(webhook_url=server.url, max_retries=2, backoff_seconds=0.01)
+        with pytest.raises(NotificationError, match="answered HTTP 503 after 2 retries") as error:
+            notifier.notify(alert(), log)
+    assert "secret-token" not in str(error.value) and "127.0.0.1" in str(error.value)
+    assert len(server.attempts) == 3
+    assert not log.contains(alert())  # the next attempt sends it again
+
+
+def test_an_unreachable_webhook_fails_loudly(tmp_path: object) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    notifier = Notifier(
+        webhook_url=f"http://127.0.0.1:{port}/hook", max_retries=1, backoff_seconds=0.01
+    )
+    with pytest.raises(NotificationError, match=r"127\.0\.0\.1:\d+/… unreachable after 1"):
+        notifier.notify(alert(), AlertLog(LocalStorage(str(tmp_path))))
+
+
+def test_without_a_webhook_alerts_go_only_to_the_log(tmp_path: object) -> None:
+    log = AlertLog(LocalStorage(str(tmp_path)))
+    assert Notifier().notify(alert(), log)
+    assert len(log.read()) == 1
