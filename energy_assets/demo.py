@@ -84,7 +84,9 @@ class Demo:
         sensor = self.defs.get_sensor_def(MAPE_ALERT_SENSOR)
         log = AlertLog(storage)
         before = {a.key for a in log.read()}
-        with dg.build_sensor_context(instance=self.instance, definitions=self.defs) as context:
+        with dg.build_sensor_context(
+            instance=self.instance, definitions=self.defs, resources=dict(self.defs.resources)
+        ) as context:
             result = sensor.evaluate_tick(context)
         print(f"\n  {MAPE_ALERT_SENSOR}: one tick")
         for alert in log.read():
