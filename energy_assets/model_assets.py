@@ -51,8 +51,9 @@ class HyperparameterConfig(dg.Config):
 
 
 def model_weeks(settings: Settings) -> dg.WeeklyPartitionsDefinition:
-    """Weeks from Monday to Monday, from the first Monday with two weeks of data before it."""
-    first = settings.start_date + dt.timedelta(days=14)
+    """Weeks from Monday to Monday, from the first Monday with a week of training data and the
+    validation days before it (two weeks with the default seven validation days)."""
+    first = settings.start_date + dt.timedelta(days=settings.validation_days + 7)
     first += dt.timedelta(days=(7 - first.weekday()) % 7)
     return dg.WeeklyPartitionsDefinition(start_date=first.isoformat(), day_offset=1, timezone="UTC")
 

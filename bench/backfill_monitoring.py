@@ -1,0 +1,122 @@
+"""Backfill cost of `forecast_monitoring`: one single-run backfill vs one run per partition.
+
+Three years of simulator actuals are written straight to local storage, with forecasts made
+from them by multiplying each hour by seeded noise (the monitoring step scores whatever
+forecasts it finds, so their origin does not change its cost). Both runs go through Dagster
+against a persistent SQLite instance in a temporary folder; the per-partition figure is the
+mean of a sample of in-process single-partition runs in the same process, extrapolated to the
+whole range.
+
+    python bench/backfill_monitoring.py [--years 3] [--sample 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=5, help="single-partition runs to time")
+    parser.add_argument("--start", default="2021-01-01")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    start = dt.date.fromisoformat(args.start)
+    end = start.replace(year=start.year + args.years) - dt.timedelta(days=1)
+    os.environ.update(
+        {
+            "ENERGY_SOURCE": "simulator",
+            "ENERGY_START_DATE": start.isoformat(),
+            "ENERGY_STORAGE_DIR": str(work / "storage"),
+            "DAGSTER_HOME": str(work / "dagster_home"),
+        }
+    )
+    (work / "dagster_home").mkdir()
+    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    import dagster as dg
+
+    from energy_assets.definitions import build_definitions
+    from energy_assets.model_assets import prediction_days
+    from energy_assets.monitoring_assets import MONITORING_KEY
+    from energy_assets.settings import load_settings
+    from energy_assets.sources import source_from_settings
+    from resources.storage import LocalStorage
+
+    settings = load_settings()
+    first = dt.date.fromisoformat(prediction_days(settings).start.strftime("%Y-%m-%d"))
+    n_days = (end - first).days + 1
+
+    t0 = time.perf_counter()
+    actuals = source_from_settings(settings).fetch(
+        pd.Timestamp(first, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
+    )
+    noise = np.random.default_rng(0).lognormal(0.0, 0.06, len(actuals))
+    forecasts = actuals.drop(columns="consumption_kwh").assign(
+        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise,
+        model_version="models:/bench/1",
+    )
+    storage = LocalStorage(settings.storage_dir)
+    for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(f"raw_consumption/{day.date()}.parquet", part)
+    for day, part in forecasts.groupby(forecasts["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(f"predictions/{day.date()}.parquet", part)
+    setup = time.perf_counter() - t0
+
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.get()
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+    def materialize(tags: dict[str, str]) -> float:
+        t = time.perf_counter()
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[MONITORING_KEY], run_config=quiet, tags=tags
+        )
+        assert result.success
+        return time.perf_counter() - t
+
+    step = max(n_days // max(args.sample, 1), 1)
+    sample = [first + dt.timedelta(days=i * step) for i in range(args.sample)]
+    per_run = [materialize({"dagster/partition": d.isoformat()}) for d in sample]
+    single = materialize(
+        {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        }
+    )
+    files = len(list((settings.storage_dir / "forecast_monitoring").glob("*.parquet")))
+    assert files == n_days, f"{files} files for {n_days} days"
+    events = instance.fetch_materializations(MONITORING_KEY, limit=n_days + len(sample))
+    assert len(events.records) == n_days + len(sample)
+    assert all("mape" in r.asset_materialization.metadata for r in events.records)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    mean_run = statistics.mean(per_run)
+
+    print(f"forecast_monitoring backfill, simulator, {first} .. {end} ({n_days} daily partitions)")
+    print(f"  setup (actuals and forecasts written): {setup:7.1f} s")
+    print(
+        f"  single run (one vectorised run):       {single:7.1f} s wall, peak RSS {peak_mb:.0f} MB"
+    )
+    print(
+        f"  one run per partition:                 {mean_run * n_days:7.1f} s wall, extrapolated "
+        f"from {len(per_run)} in-process runs of {mean_run:.3f} s"
+    )
+    print(f"  ratio per-partition / single-run:      {mean_run * n_days / single:7.1f}x")
+    print(f"  per partition in the single run:       {1000 * single / n_days:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
