@@ -43,6 +43,7 @@ mlflow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/backfill_raw.py
+	$(BIN)/python bench/backfill_monitoring.py
 
 lock: $(VENV)/.installed-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

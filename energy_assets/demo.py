@@ -79,9 +79,21 @@ class Demo:
         self.ok &= result.success
         return result
 
+    @staticmethod
+    def print_drift(storage: Storage, first: dt.date, last: dt.date) -> None:
+        print("\n  feature_drift: columns beyond their training-window range")
+        day = first
+        while day <= last:
+            key = f"feature_drift/{day}.parquet"
+            if storage.exists(key):
+                frame = storage.read_parquet(key)
+                drifted = ", ".join(frame.loc[frame["drifted"], "column"]) or "-"
+                print(f"    {day}: {drifted}")
+            day += dt.timedelta(days=1)
+
     def alert_tick(self, storage: Storage) -> None:
         """One evaluation of the MAPE alert sensor over every monitored day in the instance."""
-        sensor = self.defs.get_sensor_def(MAPE_ALERT_SENSOR)
+        sensor = self.defs.resolve_sensor_def(MAPE_ALERT_SENSOR)
         log = AlertLog(storage)
         before = {a.key for a in log.read()}
         with dg.build_sensor_context(
@@ -142,6 +154,7 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
         f"forecast_monitoring {week1}..{week_end}", ["forecast_monitoring"], days=(week1, week_end)
     )
     demo.run(f"feature_drift {week1}..{week_end}", ["feature_drift"], days=(week1, week_end))
+    demo.print_drift(storage, week1, week_end)
     demo.alert_tick(storage)
 
     print()

@@ -67,7 +67,9 @@ def build_mape_alert_sensor(
             summary = {k: v.value for k, v in materialization.metadata.items()}
             summary.setdefault("day", day)
             level = classify(summary.get("mape", float("nan")), warn, alert)
-            context.log.info(f"{day}: pooled MAPE {summary.get('mape')} -> {level.value}")
+            context.log.info(
+                f"{day}: pooled MAPE {summary.get('mape', float('nan')):.1%} -> {level.value}"
+            )
             if level is Level.OK:
                 continue
             # A failed webhook raises here and fails the tick; the cursor stays put, so the next

@@ -60,7 +60,7 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None 
     with dg.build_sensor_context(
         instance=instance, definitions=defs, cursor=cursor, resources=dict(defs.resources)
     ) as context:
-        return defs.get_sensor_def(MAPE_ALERT_SENSOR).evaluate_tick(context)
+        return defs.resolve_sensor_def(MAPE_ALERT_SENSOR).evaluate_tick(context)
 
 
 def logged(settings: Settings) -> list[tuple[str, str]]:
@@ -84,7 +84,7 @@ def test_warn_notifies_alert_requests_one_retune_and_ticks_after_do_nothing(
         first = tick(defs, instance)
         assert [r.run_key for r in first.run_requests] == ["retune-2023-02-03"]
         [request] = first.run_requests
-        assert defs.get_sensor_def(MAPE_ALERT_SENSOR).job_name == RETUNE_JOB
+        assert defs.resolve_sensor_def(MAPE_ALERT_SENSOR).job_name == RETUNE_JOB
         assert request.partition_key == "2023-01-30"  # the week that serves 2023-02-04
         config = request.run_config["ops"][PARAMS_KEY.path[-1]]["config"]
         assert config == {"study_name": "retune-2023-02-03", "end_date": "2023-02-03"}
@@ -185,7 +185,7 @@ def test_the_run_failure_sensor_notifies_through_the_same_channel(
             record.get_dagster_event()
             for record in instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         ]
-        sensor = defs.get_sensor_def(RUN_FAILURE_SENSOR)
+        sensor = defs.resolve_sensor_def(RUN_FAILURE_SENSOR)
         with dg.build_run_status_sensor_context(
             sensor_name=RUN_FAILURE_SENSOR,
             dagster_event=event,
@@ -205,8 +205,8 @@ def test_the_run_failure_sensor_notifies_through_the_same_channel(
 def test_sensors_schedule_and_automation_run_by_default(tmp_path: Path) -> None:
     defs = build_definitions(settings_for(tmp_path))
     for name in (MAPE_ALERT_SENSOR, RUN_FAILURE_SENSOR, AUTOMATION_SENSOR):
-        assert defs.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
-    schedule = defs.get_schedule_def(INGEST_SCHEDULE)
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     for key in (RAW, PREDICTIONS_KEY):
         spec = defs.resolve_assets_def(key).specs_by_key[key]
@@ -215,7 +215,7 @@ def test_sensors_schedule_and_automation_run_by_default(tmp_path: Path) -> None:
 
 def test_the_schedule_fetches_the_day_the_publication_delay_allows(tmp_path: Path) -> None:
     defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
-    schedule = defs.get_schedule_def(INGEST_SCHEDULE)
+    schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
     at = dt.datetime(2023, 2, 20, 6, tzinfo=dt.UTC)
     repository = defs.get_repository_def()
     with dg.build_schedule_context(

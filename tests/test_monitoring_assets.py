@@ -173,7 +173,7 @@ def test_real_slice_monitoring_drift_and_alerts(de35_csv: Path, tmp_path: Path) 
     with dg.build_sensor_context(
         instance=instance, definitions=sensor_defs, resources=dict(sensor_defs.resources)
     ) as context:
-        result = sensor_defs.get_sensor_def(MAPE_ALERT_SENSOR).evaluate_tick(context)
+        result = sensor_defs.resolve_sensor_def(MAPE_ALERT_SENSOR).evaluate_tick(context)
     logged = {a.day: a.level for a in AlertLog(LocalStorage(storage)).read()}
     assert logged == expected
     assert sum(level is Level.ALERT for level in expected.values()) == 2
