@@ -278,3 +278,43 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
     report(PREDICTIONS_KEY, "2023-01-22")
     report(DRIFT_KEY, "2023-01-22")
     assert requested(evaluate(third.cursor)) == {}
+
+
+def test_the_retune_request_runs_a_new_study_then_the_weeks_model(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    import json
+
+    from energy_assets.model_assets import model_weeks
+    from sensors.mape_alert import retune_request
+
+    settings = settings_for(tmp_path, training_weeks=3)
+    defs = build_definitions(settings)
+    ingest = defs.resolve_job_def("ingest_job").execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2023-01-01",
+            "dagster/asset_partition_range_end": "2023-02-08",
+        },
+    )
+    assert ingest.success
+    request = retune_request("2023-02-08", model_weeks(settings))
+    config = request.run_config
+    # The request's study, kept small here: two trials of few rounds.
+    config["ops"][PARAMS_KEY.path[-1]]["config"].update(
+        {"n_trials": 2, "search_space": {"num_boost_round": {"kind": "int", "low": 30, "high": 60}}}
+    )
+    result = defs.resolve_job_def(RETUNE_JOB).execute_in_process(
+        instance=instance, partition_key=request.partition_key, run_config=config, tags=request.tags
+    )
+    assert result.success
+    storage = settings.storage_dir
+    params = json.loads((storage / "model_hyperparameters.json").read_text())
+    assert (params["study"], params["end"], params["trials"]) == (
+        "retune-2023-02-08",
+        "2023-02-09",
+        2,
+    )
+    model = json.loads((storage / "forecast_model" / f"{request.partition_key}.json").read_text())
+    assert request.partition_key == "2023-02-06" and model["params"] == params["params"]
+    assert model["train_end"] == "2023-02-06"
