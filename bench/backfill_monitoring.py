@@ -12,39 +12,19 @@ whole range.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import os
 import resource
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from workspace import backfill_workspace
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--years", type=int, default=3)
-    parser.add_argument("--sample", type=int, default=5, help="single-partition runs to time")
-    parser.add_argument("--start", default="2021-01-01")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    start = dt.date.fromisoformat(args.start)
-    end = start.replace(year=start.year + args.years) - dt.timedelta(days=1)
-    os.environ.update(
-        {
-            "ENERGY_SOURCE": "simulator",
-            "ENERGY_START_DATE": start.isoformat(),
-            "ENERGY_STORAGE_DIR": str(work / "storage"),
-            "DAGSTER_HOME": str(work / "dagster_home"),
-        }
-    )
-    (work / "dagster_home").mkdir()
-    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    work, samples = backfill_workspace(__doc__.splitlines()[0], "bench-monitoring-", sample=5)
+    end = work.end
 
     import dagster as dg
 
@@ -88,8 +68,8 @@ def main() -> None:
         assert result.success
         return time.perf_counter() - t
 
-    step = max(n_days // max(args.sample, 1), 1)
-    sample = [first + dt.timedelta(days=i * step) for i in range(args.sample)]
+    step = max(n_days // max(samples, 1), 1)
+    sample = [first + dt.timedelta(days=i * step) for i in range(samples)]
     per_run = [materialize({"dagster/partition": d.isoformat()}) for d in sample]
     single = materialize(
         {

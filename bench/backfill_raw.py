@@ -10,38 +10,21 @@ extrapolated to the whole range.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from workspace import backfill_workspace
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--years", type=int, default=3)
-    parser.add_argument("--sample", type=int, default=3, help="per-partition runs to time")
-    parser.add_argument("--start", default="2021-01-01")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
-    start = dt.date.fromisoformat(args.start)
-    end = start.replace(year=start.year + args.years) - dt.timedelta(days=1)
+    work, samples = backfill_workspace(__doc__.splitlines()[0], "bench-backfill-", sample=3)
+    start, end, env = work.start, work.end, work.env
     n_days = (end - start).days + 1
-    env = {
-        "ENERGY_SOURCE": "simulator",
-        "ENERGY_START_DATE": start.isoformat(),
-        "ENERGY_STORAGE_DIR": str(work / "storage"),
-        "DAGSTER_HOME": str(work / "dagster_home"),
-    }
-    os.environ.update(env)
-    (work / "dagster_home").mkdir()
-    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
     import dagster as dg
 
@@ -62,12 +45,12 @@ def main() -> None:
     )
     single = time.perf_counter() - t0
     assert result.success
-    files = len(list((work / "storage" / "raw_consumption").glob("*.parquet")))
+    files = len(list((work.root / "storage" / "raw_consumption").glob("*.parquet")))
     assert files == n_days, f"{files} files for {n_days} days"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    step = max(n_days // max(args.sample, 1), 1)
-    sample_days = [start + dt.timedelta(days=i * step) for i in range(args.sample)]
+    step = max(n_days // max(samples, 1), 1)
+    sample_days = [start + dt.timedelta(days=i * step) for i in range(samples)]
     cli = [
         sys.executable,
         "-m",

@@ -140,12 +140,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             parts = split_by_partition(obj, keys, context.asset_partitions_def, column)
         for key, part in parts.items():
             self.storage.write_parquet(partition_object_key(context.asset_key, key), part)
-        context.add_output_metadata(
-            {
-                "partitions_written": len(parts),
-                "uri": self.storage.uri(partition_object_key(context.asset_key, keys[0])),
-            }
+        # Output metadata lands on every partition of the run: one file for one partition,
+        # else the folder that holds them all.
+        where = (
+            self.storage.uri(partition_object_key(context.asset_key, keys[0]))
+            if len(parts) == 1
+            else self.storage.uri(asset_prefix(context.asset_key))
         )
+        context.add_output_metadata({"partitions_written": len(parts), "uri": where})
 
     def _write_record(self, context: dg.OutputContext, record: dict[str, Any]) -> None:
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else [None]

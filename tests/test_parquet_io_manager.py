@@ -171,6 +171,7 @@ def test_single_run_range_writes_one_file_per_partition(backend: Backend) -> Non
     mats = result.asset_materializations_for_node("hourly")
     assert sorted(m.partition for m in mats) == keys
     assert all(m.metadata["partitions_written"].value == 5 for m in mats)
+    assert {m.metadata["uri"].value for m in mats} == {backend.storage.uri("hourly")}
 
 
 @pytest.mark.parametrize("zone", ["UTC", "naive", "Europe/Copenhagen"])
