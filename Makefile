@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint ui mlflow bench clean lock
+.PHONY: demo test lint ui mlflow bench clean lock dashboard browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,26 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint $(DAGSTER_HOME)/dagster.yaml
+# Headless Chromium and its driver for the browser tests, from Debian's packages.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; \
+	fi
+
+test: lint browser $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest
+
+# The dashboard over the configured storage on http://127.0.0.1:8050 (production: gunicorn).
+dashboard: $(VENV)/.installed
+	$(BIN)/python -m dash_app.app
+
+# Screenshots of every dashboard page over the storage `make demo` left, into docs/.
+screenshots: $(VENV)/.installed-dev browser
+	$(BIN)/python -m dash_app.screenshots docs
 
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
@@ -44,6 +61,7 @@ mlflow: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/backfill_raw.py
 	$(BIN)/python bench/backfill_monitoring.py
+	$(BIN)/python bench/dashboard.py
 
 lock: $(VENV)/.installed-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

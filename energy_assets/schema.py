@@ -36,6 +36,19 @@ class DataFormatError(ValueError):
     """Input data cannot be read into the canonical format; the message says where."""
 
 
+# DE35 groups by the code's first digit; the official code-to-label table is not published
+# with the dataset, so labels name the group only.
+CONSUMER_GROUPS = {1: "household", 2: "agriculture", 3: "industry", 4: "services"}
+
+
+def consumer_group(code: int) -> str:
+    return CONSUMER_GROUPS.get(int(code) // 100, "mixed")
+
+
+def consumer_type_label(code: int) -> str:
+    return f"{int(code)} · {'other' if int(code) == 999 else consumer_group(code)}"
+
+
 def empty_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in DTYPES.items()})
 

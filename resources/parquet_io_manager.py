@@ -16,7 +16,7 @@ from dagster_gcp import GCSResource
 from pydantic import PrivateAttr
 
 from energy_assets.settings import Settings
-from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage
+from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage, object_key
 
 # Output metadata key naming the column that places a row in a time-window partition.
 PARTITION_COLUMN = "partition_time_column"
@@ -38,9 +38,7 @@ STORAGE_FORMAT = "storage_format"
 def partition_object_key(
     asset_key: dg.AssetKey, partition_key: str | None, suffix: str = "parquet"
 ) -> str:
-    if partition_key is None:
-        return f"{asset_prefix(asset_key)}.{suffix}"
-    return f"{asset_prefix(asset_key)}/{partition_key}.{suffix}"
+    return object_key(asset_prefix(asset_key), partition_key, suffix)
 
 
 def split_by_partition(

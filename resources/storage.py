@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from energy_assets.settings import Settings
 
 
+def object_key(asset: str, partition: str | None = None, suffix: str = "parquet") -> str:
+    """Where an asset's partition lives under the storage base: `<asset>/<partition>.<suffix>`,
+    or `<asset>.<suffix>` when it is not partitioned. The IO manager and the dashboard share it."""
+    return f"{asset}.{suffix}" if partition is None else f"{asset}/{partition}.{suffix}"
+
+
 class StorageError(RuntimeError):
     """Storage could not be read or written; the message names the object."""
 
@@ -60,7 +66,7 @@ class Storage(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
-    def ping(self) -> None:
+    def ping(self, timeout_seconds: float = 120.0) -> None:
         """Raise StorageError when the storage cannot be reached."""
 
     def write_parquet(self, key: str, frame: pd.DataFrame) -> None:
@@ -126,7 +132,7 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    def ping(self) -> None:
+    def ping(self, timeout_seconds: float = 120.0) -> None:
         if self.base.exists() and not self.base.is_dir():
             raise StorageError(f"{self.base} is not a folder")
 
@@ -193,9 +199,13 @@ class GCSStorage(Storage):
         with suppress(ObjectNotFound), self._errors(key):
             self.bucket.blob(self._name(key)).delete(retry=self._retry())
 
-    def ping(self) -> None:
+    def ping(self, timeout_seconds: float = 120.0) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        # A health check wants an answer within its own deadline, not the write path's 120 s.
+        retry = DEFAULT_RETRY.with_timeout(timeout_seconds)
         with self._errors(""):
-            if not self.bucket.exists(retry=self._retry()):
+            if not self.bucket.exists(retry=retry, timeout=min(timeout_seconds, 60.0)):
                 raise StorageError(f"bucket gs://{self.bucket_name} does not exist")
 
 

@@ -22,6 +22,7 @@ from energy_assets.schema import (
     SERIES,
     TIME,
     VALUE,
+    consumer_group,
     empty_frame,
     hours,
 )
@@ -65,10 +66,7 @@ REST_DAY = {
 YEARLY = {"household": 0.28, "agriculture": 0.12, "industry": 0.08, "services": 0.18, "mixed": 0.2}
 
 
-def sector(code: int) -> str:
-    return {1: "household", 2: "agriculture", 3: "industry", 4: "services"}.get(
-        code // 100, "mixed"
-    )
+sector = consumer_group
 
 
 def _mix(seed: np.ndarray) -> np.ndarray:

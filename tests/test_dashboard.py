@@ -1,0 +1,225 @@
+"""The dashboard's views, callbacks and JSON endpoints over storage seeded on disk or in GCS."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dash_app.app import create_app, render_page, update_accuracy, update_forecast
+from dash_app.store import DashboardStore
+from energy_assets.monitoring.accuracy import score_series
+from energy_assets.monitoring.alerts import Alert, Level
+from energy_assets.settings import Settings, load_settings
+from energy_assets.sources.simulator import SimulatorSource
+from resources.notifier import AlertLog
+from resources.storage import Storage, storage_from_settings
+
+DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-04")]
+HISTORY = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-01-25", "2023-02-04")]
+
+
+def seed(storage: Storage) -> None:
+    """Eleven days of simulator actuals; forecasts, monitoring, drift and an alert for four."""
+    actuals = SimulatorSource(seed=1).fetch(
+        pd.Timestamp(HISTORY[0], tz="UTC"),
+        pd.Timestamp(HISTORY[-1], tz="UTC") + pd.Timedelta(days=1),
+    )
+    for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(f"raw_consumption/{day.date()}.parquet", part)
+    noise = np.random.default_rng(0).lognormal(0, 0.05, len(actuals))
+    forecast = actuals.assign(prediction_kwh=actuals["consumption_kwh"] * noise)
+    forecast = forecast.assign(
+        p10_kwh=forecast["prediction_kwh"] * 0.9,
+        p90_kwh=forecast["prediction_kwh"] * 1.1,
+        model_version="models:/m/2",
+    ).drop(columns="consumption_kwh")
+    for day in DAYS:
+        part = forecast[forecast["datetime_utc"].dt.strftime("%Y-%m-%d") == day]
+        storage.write_parquet(f"predictions/{day}.parquet", part)
+        scores = score_series(part, actuals)
+        storage.write_parquet(f"forecast_monitoring/{day}.parquet", scores)
+        drift = pd.DataFrame(
+            {
+                "day": [pd.Timestamp(day, tz="UTC")] * 2,
+                "column": ["r_lag24", "log_scale"],
+                "distance": [0.05, 0.5],
+                "threshold": [0.2, 0.2],
+                "drifted": [False, day == DAYS[-1]],
+            }
+        )
+        storage.write_parquet(f"feature_drift/{day}.parquet", drift)
+        storage.write_bytes(f"feature_drift/{day}.html", f"<html>report {day}</html>".encode())
+    AlertLog(storage).append(Alert(Level.ALERT, DAYS[-1], "mape", "pooled MAPE 20% > 12%"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(storage_dir=tmp_path / "storage", state_dir=tmp_path / "state")
+
+
+@pytest.fixture
+def store(settings: Settings) -> DashboardStore:
+    seed(storage_from_settings(settings))
+    return DashboardStore.from_settings(settings)
+
+
+@pytest.fixture
+def client(settings: Settings, store: DashboardStore) -> Any:
+    return create_app(settings, store).server.test_client()
+
+
+# --- callbacks as functions ----------------------------------------------------------------------
+
+
+def test_the_forecast_follows_the_series_selector(store: DashboardStore) -> None:
+    fig1, version, banner, style = update_forecast(store, "DK1", 111, DAYS[-1])
+    fig2, *_ = update_forecast(store, "DK2", 999, DAYS[-1])
+    names = [t.name for t in fig1.data]
+    assert names == ["P90", "P10-P90", "forecast", "actual"]
+    assert version == "Model version: models:/m/2"
+    assert style == {"display": "none"} and banner == ""
+    assert len(fig1.data[2].y) == 24 and len(fig1.data[3].y) == 8 * 24  # 7 days before + the day
+    assert not np.allclose(fig1.data[2].y, fig2.data[2].y)
+    assert "DK2 · 999 · other" in fig2.layout.title.text
+
+
+def test_a_day_without_forecasts_shows_a_banner_not_an_empty_chart(store: DashboardStore) -> None:
+    _, _, banner, style = update_forecast(store, "DK1", 111, "2023-03-01")
+    assert style.get("display") != "none"
+    assert "No forecast is stored for 2023-03-01." in banner
+
+
+def test_a_day_that_fails_the_data_contract_is_named_in_the_banner(store: DashboardStore) -> None:
+    key = f"raw_consumption/{DAYS[-1]}.parquet"
+    day = store.storage.read_parquet(key)
+    store.storage.write_parquet(key, day.iloc[: len(day) - 76])  # the last hour is missing
+    store.clear()
+    _, _, banner, _ = update_forecast(store, "DK1", 111, DAYS[-1])
+    assert f"The actuals of {DAYS[-1]} fail the data contract: complete_hourly_grid" in banner
+
+
+def test_accuracy_table_and_heatmap_follow_the_area(store: DashboardStore) -> None:
+    both, heat_both = update_accuracy(store, "all")
+    dk2, heat_dk2 = update_accuracy(store, "DK2")
+    assert len(both) == 76 and len(dk2) == 38
+    assert {r["series"].split("/")[0] for r in dk2} == {"DK2"}
+    assert [r["mape"] for r in both] == sorted((r["mape"] for r in both), reverse=True)
+    assert len(heat_both.data[0].y) == 76 and len(heat_dk2.data[0].y) == 38
+    assert list(heat_both.data[0].x) == DAYS
+
+
+def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) -> None:
+    for path in ("/", "/accuracy", "/drift", "/health"):
+        assert render_page(store, path).children
+    assert "There is no page /nope." in str(render_page(store, "/nope"))
+    drift = str(render_page(store, "/drift"))
+    assert "/reports/drift/2023-02-04" in drift and "log_scale" in drift
+    assert "pooled MAPE 20% > 12%" in drift
+
+
+def test_new_partitions_show_up_once_the_cache_expires(store: DashboardStore) -> None:
+    store.ttl = 0.0
+    before = len(store.partitions("predictions"))
+    frame = store.frame("predictions", DAYS[-1])
+    assert frame is not None
+    store.storage.write_parquet("predictions/2023-02-05.parquet", frame)
+    assert len(store.partitions("predictions")) == before + 1
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+def test_predictions_endpoint_returns_the_days_24_hours(client: Any) -> None:
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={DAYS[0]}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["area"], body["consumer_type"], body["date"]) == ("DK1", 111, DAYS[0])
+    assert len(body["rows"]) == 24 and body["model_version"] == "models:/m/2"
+    assert body["rows"][0]["datetime_utc"] == f"{DAYS[0]}T00:00:00+00:00"
+    assert all(r["p10_kwh"] <= r["prediction_kwh"] <= r["p90_kwh"] for r in body["rows"])
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("area=DK1&consumer_type=abc&date=2023-02-01", "consumer_type must be a DE35 code"),
+        ("area=DK3&consumer_type=111&date=2023-02-01", "area must be one of DK1, DK2"),
+        ("area=DK1&consumer_type=123456&date=2023-02-01", "not a DE35 code of this dataset"),
+        ("area=DK1&consumer_type=111&date=01-02-2023", "date must be a date as YYYY-MM-DD"),
+        ("area=DK1&consumer_type=111", "date is required"),
+    ],
+)
+def test_predictions_endpoint_rejects_bad_parameters(client: Any, query: str, message: str) -> None:
+    response = client.get(f"/api/predictions?{query}")
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_predictions_endpoint_answers_404_for_a_day_not_stored(client: Any) -> None:
+    response = client.get("/api/predictions?area=DK1&consumer_type=111&date=2023-06-01")
+    assert response.status_code == 404
+    assert "no predictions stored" in response.get_json()["error"]
+
+
+def test_health_is_200_with_its_facts_and_503_without_forecasts(
+    client: Any, settings: Settings, tmp_path: Path
+) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"  # 2023 data is stale today, and the last alert is ALERT
+    facts = body["facts"]
+    assert facts["storage reachable"]["ok"] and facts["newest prediction"]["value"] == DAYS[-1]
+    assert (
+        not facts["data freshness"]["ok"]
+        and "newest day 2023-02-04" in facts["data freshness"]["value"]
+    )
+    assert facts["last alert"]["value"].startswith("ALERT 2023-02-04")
+    assert facts["champion version"]["value"] == "none registered"
+
+    empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
+    down = create_app(empty).server.test_client().get("/api/health")
+    assert down.status_code == 503 and down.get_json()["status"] == "down"
+
+
+def test_drift_reports_are_served_from_storage(client: Any) -> None:
+    assert client.get(f"/reports/drift/{DAYS[0]}").data == f"<html>report {DAYS[0]}</html>".encode()
+    assert client.get("/reports/drift/2023-09-09").status_code == 404
+    assert client.get("/reports/drift/not-a-day").status_code == 400
+    assert b"report" not in client.get("/reports/drift/..%2F..%2Fsettings").data
+
+
+def test_the_dashboard_reads_gcs_when_a_bucket_is_set(
+    gcs_client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    prefix = f"dashboard-tests/{uuid.uuid4().hex}"
+    monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
+    monkeypatch.setenv("ENERGY_GCS_PREFIX", prefix)
+    settings = load_settings(state_dir=tmp_path / "state")
+    seed(storage_from_settings(settings, gcs_client=gcs_client))
+    client = create_app(settings).server.test_client()
+    response = client.get(f"/api/predictions?area=DK2&consumer_type=441&date={DAYS[1]}")
+    assert response.status_code == 200 and len(response.get_json()["rows"]) == 24
+    health = client.get("/api/health").get_json()
+    assert health["facts"]["storage reachable"]["value"] == f"gs://test-bucket/{prefix}"
+
+
+def test_health_is_503_when_the_bucket_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
+    settings = load_settings(state_dir=tmp_path / "state")
+    response = create_app(settings).server.test_client().get("/api/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "down" and not body["facts"]["storage reachable"]["ok"]
+    assert "Connection refused" in body["facts"]["storage reachable"]["value"]
