@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint ui mlflow bench clean lock dashboard browser screenshots
+.PHONY: demo test lint audit ui mlflow bench clean lock dashboard browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy energy_assets resources sensors dash_app
+
+# Known vulnerabilities of the pinned packages (PyPI's advisory data; needs the registry).
+audit: $(VENV)/.installed-dev
+	$(BIN)/pip-audit -r requirements.lock --disable-pip --no-deps
 
 # Headless Chromium and its driver for the browser tests, from Debian's packages.
 browser:

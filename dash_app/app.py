@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, cast
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dash_table, dcc, html
+from dash import Dash, Input, Output, dcc, html
+from dash.dash_table.DataTable import DataTable
 from flask import Response, jsonify, request
 
 from dash_app import figures, views
@@ -32,6 +33,7 @@ BANNER = {
     "borderRadius": "4px",
 }
 HIDDEN = {"display": "none"}
+ALERT_COLUMNS = ("raised_at", "level", "day", "message")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -98,7 +100,7 @@ def accuracy_page(store: DashboardStore) -> html.Div:
                 style={"width": "180px"},
             ),
             html.H3("Per-series MAPE, newest day"),
-            dash_table.DataTable(
+            DataTable(
                 id="accuracy-table",
                 columns=[{"name": n, "id": n} for n in ("series", "day", "mape", "wape", "bias")],
                 sort_action="native",
@@ -138,10 +140,10 @@ def drift_page(store: DashboardStore) -> html.Div:
             if rows
             else html.Div("No drift results are stored yet.", style=BANNER),
             html.H3("Alerts log"),
-            dash_table.DataTable(
+            DataTable(
                 id="alerts-table",
-                data=alerts[["raised_at", "level", "day", "message"]].to_dict("records"),
-                columns=[{"name": n, "id": n} for n in ("raised_at", "level", "day", "message")],
+                data=cast(Any, alerts[list(ALERT_COLUMNS)].to_dict("records")),
+                columns=[{"name": n, "id": n} for n in ALERT_COLUMNS],
                 sort_action="native",
                 page_size=20,
                 style_cell={"textAlign": "left", "whiteSpace": "normal", "padding": "4px"},

@@ -97,7 +97,9 @@ class Demo:
         log = AlertLog(storage)
         before = {a.key for a in log.read()}
         with dg.build_sensor_context(
-            instance=self.instance, definitions=self.defs, resources=dict(self.defs.resources)
+            instance=self.instance,
+            definitions=self.defs,
+            resources=dict(self.defs.resources or {}),
         ) as context:
             result = sensor.evaluate_tick(context)
         print(f"\n  {MAPE_ALERT_SENSOR}: one tick")

@@ -64,7 +64,7 @@ def to_utc(values: pd.Series, *, where: str, fmt: str | None = None) -> pd.Serie
         raise DataFormatError(
             f"{where}: row {idx}: missing or unreadable time {values.iloc[idx]!r}"
         )
-    return parsed.astype(DTYPES[TIME])
+    return parsed.astype(pd.DatetimeTZDtype(unit="ns", tz="UTC"))
 
 
 def to_numbers(values: pd.Series, *, where: str, column: str) -> pd.Series:

@@ -65,7 +65,7 @@ def importance_figure(importance: pd.Series) -> Any:
 
     top = importance.head(25)[::-1]
     fig, ax = plt.subplots(figsize=(7, 7))
-    ax.barh(top.index, top.values)
+    ax.barh(list(top.index), top.to_numpy(dtype="float64"))
     ax.set_xlabel("total gain")
     ax.set_title("Feature importance")
     fig.tight_layout()
@@ -95,7 +95,9 @@ def log_forecast_model(
         fig = importance_figure(importance)
         mlflow.log_figure(fig, "feature_importance.png")
         plt.close(fig)
-        mlflow.log_dict({k: float(v) for k, v in importance.items()}, "feature_importance.json")
+        mlflow.log_dict(
+            {str(k): float(v) for k, v in importance.items()}, "feature_importance.json"
+        )
         for alpha, booster in model.quantiles.items():
             mlflow.log_text(booster.model_to_string(), f"quantiles/{alpha:g}.txt")
         info = mlflow.lightgbm.log_model(
@@ -131,6 +133,8 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient()
     run_id = client.get_model_version(name, version).run_id
+    if run_id is None:
+        raise ValueError(f"{uri}: the model version names no MLflow run")
     point = mlflow.lightgbm.load_model(uri)
     quantiles = {}
     for artifact in client.list_artifacts(run_id, "quantiles"):

@@ -66,10 +66,10 @@ def build_mape_alert_sensor(
                 continue
             summary = {k: v.value for k, v in materialization.metadata.items()}
             summary.setdefault("day", day)
-            level = classify(summary.get("mape", float("nan")), warn, alert)
-            context.log.info(
-                f"{day}: pooled MAPE {summary.get('mape', float('nan')):.1%} -> {level.value}"
-            )
+            mape = summary.get("mape")
+            pooled = float(mape) if isinstance(mape, int | float) else float("nan")
+            level = classify(pooled, warn, alert)
+            context.log.info(f"{day}: pooled MAPE {pooled:.1%} -> {level.value}")
             if level is Level.OK:
                 continue
             # A failed webhook raises here and fails the tick; the cursor stays put, so the next

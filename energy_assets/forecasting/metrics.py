@@ -65,7 +65,7 @@ def per_series(frame: pd.DataFrame, actual: str, forecast: str) -> pd.DataFrame:
         rows.append(
             {
                 "area": area,
-                "consumer_type": int(code),
+                "consumer_type": int(str(code)),
                 "mape": mape(y, f),
                 "wape": wape(y, f),
                 "bias": bias(y, f),

@@ -121,6 +121,6 @@ def day_summary(series: pd.DataFrame) -> dict[str, Any]:
 def day_summaries(series: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """`day_summary` of every day in a multi-day per-series frame, keyed by ISO date."""
     return {
-        str(pd.Timestamp(day).date()): day_summary(group)
+        str(pd.Timestamp(str(day)).date()): day_summary(group)
         for day, group in series.groupby(DAY, sort=True)
     }

@@ -158,7 +158,8 @@ class SimulatorSource(ConsumptionSource):
         rest_day = (local.dayofweek.to_numpy() >= 5) | is_holiday(local_dates)
         christmas = is_christmas_lull(local_dates)
 
-        hour_key = (stamps.asi8 // 3_600_000_000_000)[:, None]  # hours since epoch, (T, 1)
+        epoch_ns = np.asarray(stamps.tz_convert("UTC").tz_localize(None), dtype="datetime64[ns]")
+        hour_key = (epoch_ns.astype("int64") // 3_600_000_000_000)[:, None]  # hours since epoch
         day_key = hour_key // 24
         series = self.series_index[None, :]  # (1, S)
 
