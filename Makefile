@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint audit ui mlflow bench clean lock dashboard browser screenshots
+.PHONY: demo test lint audit ui mlflow bench clean lock dashboard browser postgres screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,16 @@ browser:
 			chromium chromium-driver; \
 	fi
 
-test: lint browser $(DAGSTER_HOME)/dagster.yaml
+# PostgreSQL from Debian's packages for the production-configuration test.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			postgresql; \
+	fi
+
+test: lint browser postgres $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest
 
