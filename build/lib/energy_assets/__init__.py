@@ -1,0 +1,1 @@
+"""Day-ahead forecasting of Danish hourly electricity consumption as Dagster assets."""

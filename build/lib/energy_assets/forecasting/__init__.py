@@ -1,0 +1,1 @@
+"""Pure forecasting code: features, model, baselines, metrics, backtest. No Dagster imports."""

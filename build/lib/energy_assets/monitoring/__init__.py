@@ -1,0 +1,1 @@
+"""Monitoring of served forecasts: accuracy against actuals, feature drift, alert levels."""

@@ -1,0 +1,1 @@
+"""Dagster resources and the storage layer they share with the dashboard."""

@@ -1,0 +1,1 @@
+"""Sensors and schedules of the code location: MAPE alerts, run failures, daily ingestion."""

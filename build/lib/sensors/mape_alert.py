@@ -1,0 +1,83 @@
+"""Classify each newly monitored day, notify on WARN and ALERT, and retune on ALERT."""
+
+import datetime as dt
+from typing import Any
+
+import dagster as dg
+
+from energy_assets.monitoring.alerts import Level, classify, mape_alert
+from energy_assets.monitoring_assets import MONITORING_KEY
+from energy_assets.settings import Settings
+from resources.notifier import AlertLog, Notifier
+from resources.parquet_io_manager import ParquetIOManager
+
+MAPE_ALERT_SENSOR = "mape_alert_sensor"
+BATCH = 500  # materializations read per tick; a long backfill is worked off over several ticks
+
+
+def retune_request(day: str, weeks: dg.WeeklyPartitionsDefinition) -> dg.RunRequest:
+    """A new Optuna study on the data up to `day`, then the model of the week that serves next."""
+    next_day = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+    week = weeks.get_partition_key_for_timestamp(next_day.timestamp())
+    if not weeks.has_partition_key(week):  # the next week has not begun: retrain this one
+        week = weeks.get_partition_key_for_timestamp(next_day.timestamp() - 86_400)
+    study = {"study_name": f"retune-{day}", "end_date": day}
+    return dg.RunRequest(
+        # One run per alerted day: the daemon drops a request whose run key already ran.
+        run_key=f"retune-{day}",
+        partition_key=week,
+        run_config={"ops": {"model_hyperparameters": {"config": study}}},
+        tags={"energy/alert_day": day, "energy/reason": "mape_alert"},
+    )
+
+
+def build_mape_alert_sensor(
+    settings: Settings, weeks: dg.WeeklyPartitionsDefinition, retune_job: Any
+) -> dg.SensorDefinition:
+    warn, alert = settings.mape_warn, settings.mape_alert
+
+    @dg.sensor(
+        name=MAPE_ALERT_SENSOR,
+        job=retune_job,
+        minimum_interval_seconds=120,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Each new forecast_monitoring day: pooled MAPE above {warn:.0%} warns, above "
+        f"{alert:.0%} alerts and requests retune_job; notifies the webhook and the alerts log.",
+    )
+    def mape_alert_sensor(
+        context: dg.SensorEvaluationContext,
+        notifier: Notifier,
+        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+    ) -> dg.SensorResult:
+        after = int(context.cursor) if context.cursor else None
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=MONITORING_KEY, after_storage_id=after),
+            limit=BATCH,
+            ascending=True,
+        ).records
+        if not records:
+            return dg.SensorResult(skip_reason="no new forecast_monitoring materializations")
+        log = AlertLog(parquet_io_manager.storage)
+        requests: list[dg.RunRequest] = []
+        for record in records:
+            materialization = record.asset_materialization
+            day = materialization.partition if materialization else None
+            if materialization is None or day is None:
+                continue
+            summary = {k: v.value for k, v in materialization.metadata.items()}
+            summary.setdefault("day", day)
+            mape = summary.get("mape")
+            pooled = float(mape) if isinstance(mape, int | float) else float("nan")
+            level = classify(pooled, warn, alert)
+            context.log.info(f"{day}: pooled MAPE {pooled:.1%} -> {level.value}")
+            if level is Level.OK:
+                continue
+            # A failed webhook raises here and fails the tick; the cursor stays put, so the next
+            # tick tries again, and days already logged are not sent twice.
+            if notifier.notify(mape_alert(level, summary, warn, alert), log):
+                context.log.warning(f"{day}: {level.value} sent")
+            if level is Level.ALERT:
+                requests.append(retune_request(day, weeks))
+        return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))
+
+    return mape_alert_sensor
