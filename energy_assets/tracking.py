@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,12 +101,16 @@ def log_forecast_model(
         )
         for alpha, booster in model.quantiles.items():
             mlflow.log_text(booster.model_to_string(), f"quantiles/{alpha:g}.txt")
-        info = mlflow.lightgbm.log_model(
-            model.point,
-            name="model",
-            input_example=input_example,
-            registered_model_name=registered_model,
-        )
+        with warnings.catch_warnings():
+            # The integer columns are identity and calendar codes, never missing; MLflow's hint
+            # about integer columns holding NaN does not apply.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            info = mlflow.lightgbm.log_model(
+                model.point,
+                name="model",
+                input_example=input_example,
+                registered_model_name=registered_model,
+            )
         version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
     client.set_model_version_tag(registered_model, version, WEEK_TAG, week)
