@@ -35,7 +35,7 @@ def main() -> None:
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
     t0 = time.perf_counter()
-    result = defs.get_job_def(INGEST_JOB).execute_in_process(
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
         instance=instance,
         run_config=quiet,
         tags={

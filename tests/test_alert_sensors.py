@@ -177,7 +177,7 @@ def test_the_run_failure_sensor_notifies_through_the_same_channel(
             tmp_path, source="file", file=tmp_path / "missing.csv", alert_webhook_url=server.url
         )
         defs = build_definitions(settings)
-        failed = defs.get_job_def("ingest_job").execute_in_process(
+        failed = defs.resolve_job_def("ingest_job").execute_in_process(
             instance=instance, partition_key="2023-01-05", raise_on_error=False
         )
         assert not failed.success
