@@ -95,18 +95,23 @@ def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def open_page(driver: Any, base_url: str, name: str) -> None:
+    """Load one page of PAGES and wait until its content and charts have rendered."""
+    driver.get(base_url + PAGES[name])
+    wait_for(driver, "#page > div")
+    if name in ("forecast", "accuracy"):
+        wait_for(driver, ".js-plotly-plot .main-svg")
+    wait_idle(driver)
+
+
 def capture(base_url: str, folder: Path) -> dict[str, Path]:
     """A PNG of every page, once its content has rendered; raises on browser console errors."""
     folder.mkdir(parents=True, exist_ok=True)
     shots = {}
     errors: dict[str, list[str]] = {}
     with chromium() as driver:
-        for name, path in PAGES.items():
-            driver.get(base_url + path)
-            wait_for(driver, "#page > div")
-            if name in ("forecast", "accuracy"):
-                wait_for(driver, ".js-plotly-plot .main-svg")
-            wait_idle(driver)
+        for name in PAGES:
+            open_page(driver, base_url, name)
             shots[name] = folder / f"dashboard-{name}.png"
             driver.save_screenshot(str(shots[name]))
             if found := console_errors(driver):

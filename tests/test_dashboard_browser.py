@@ -15,6 +15,7 @@ from dash_app.screenshots import (
     capture,
     chromium,
     console_errors,
+    open_page,
     serve,
     wait_for,
     wait_idle,
@@ -70,12 +71,8 @@ def test_every_page_renders_without_console_errors(site: tuple[str, Any]) -> Non
     url, driver = site
     expected = {"forecast": "Model version: models:/m/2", "accuracy": "Per-series MAPE",
                 "drift": "pooled MAPE 20% > 12%", "health": "storage reachable"}  # fmt: skip
-    for name, path in PAGES.items():
-        driver.get(url + path)
-        wait_for(driver, "#page > div")
-        if name in ("forecast", "accuracy"):
-            wait_for(driver, ".js-plotly-plot .main-svg")
-        wait_idle(driver)
+    for name in PAGES:
+        open_page(driver, url, name)
         body = driver.find_element("tag name", "body").text
         assert expected[name] in body, f"{name}: {body[:300]}"
         assert "Traceback" not in body and "Error" not in body

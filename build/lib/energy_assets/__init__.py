@@ -1,1 +1,0 @@
-"""Day-ahead forecasting of Danish hourly electricity consumption as Dagster assets."""

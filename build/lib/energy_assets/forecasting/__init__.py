@@ -1,1 +1,0 @@
-"""Pure forecasting code: features, model, baselines, metrics, backtest. No Dagster imports."""

@@ -1,1 +1,0 @@
-"""Monitoring of served forecasts: accuracy against actuals, feature drift, alert levels."""

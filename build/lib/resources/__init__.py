@@ -1,1 +1,0 @@
-"""Dagster resources and the storage layer they share with the dashboard."""

@@ -1,1 +1,0 @@
-"""Sensors and schedules of the code location: MAPE alerts, run failures, daily ingestion."""
