@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 import dagster as dg
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from energy_assets.http import retrying_session
 from energy_assets.monitoring.alerts import Alert
 from energy_assets.settings import Settings
 from resources.storage import Storage
@@ -98,23 +97,15 @@ class Notifier(dg.ConfigurableResource):
 
     def post(self, alert: Alert) -> None:
         assert self.webhook_url
-        retry = Retry(
-            total=self.max_retries,
-            connect=self.max_retries,
-            read=self.max_retries,
-            status=self.max_retries,
-            other=0,
-            backoff_factor=self.backoff_seconds,
-            backoff_max=30.0,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=frozenset({"POST"}),
-            respect_retry_after_header=True,
+        session = retrying_session(
+            self.max_retries,
+            self.backoff_seconds,
+            methods={"POST"},
+            statuses=RETRY_STATUSES,
             raise_on_status=False,
+            backoff_max=30.0,
         )
-        with requests.Session() as session:
-            adapter = HTTPAdapter(max_retries=retry)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+        with session:
             try:
                 response = session.post(
                     self.webhook_url,

@@ -16,9 +16,8 @@ from typing import Any
 
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from energy_assets.http import retrying_session
 from energy_assets.schema import (
     AREA,
     CONSUMER_TYPE,
@@ -46,23 +45,13 @@ class ApiResponseError(SourceError):
 
 
 def _session(max_retries: int, backoff_seconds: float) -> requests.Session:
-    retry = Retry(
-        total=max_retries,
-        connect=max_retries,
-        read=max_retries,
-        status=max_retries,
-        other=0,
-        backoff_factor=backoff_seconds,
-        backoff_max=60.0,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=True,
+    session = retrying_session(
+        max_retries,
+        backoff_seconds,
+        methods={"GET"},
+        statuses=RETRY_STATUSES,
         raise_on_status=True,
     )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
     session.headers["Accept"] = "application/json"
     return session
 
