@@ -19,7 +19,6 @@ RAW = "raw_consumption"
 PREDICTIONS = "predictions"
 MONITORING = "forecast_monitoring"
 DRIFT = "feature_drift"
-MODELS = "forecast_model"
 
 T = TypeVar("T")
 
@@ -36,7 +35,7 @@ class DashboardStore:
     def from_settings(cls, settings: Settings) -> DashboardStore:
         return cls(storage_from_settings(settings), settings)
 
-    def _cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    def cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
@@ -59,7 +58,7 @@ class DashboardStore:
             keys = self.storage.list_keys(asset)
             return sorted(k[len(prefix) : -len(end)] for k in keys if k.endswith(end))
 
-        return self._cached(("partitions", asset, suffix), load)
+        return self.cached(("partitions", asset, suffix), load)
 
     def frame(self, asset: str, partition: str) -> pd.DataFrame | None:
         """One stored partition, or None when it is not stored."""
@@ -70,7 +69,7 @@ class DashboardStore:
             except ObjectNotFound:
                 return None
 
-        return self._cached(("frame", asset, partition), load)
+        return self.cached(("frame", asset, partition), load)
 
     def frames(self, asset: str, partitions: list[str]) -> pd.DataFrame:
         parts = [f for p in partitions if (f := self.frame(asset, p)) is not None]
@@ -79,23 +78,10 @@ class DashboardStore:
     def all_frames(self, asset: str) -> pd.DataFrame:
         """Every partition of an asset as one frame (cached as a whole per listing)."""
         keys = tuple(self.partitions(asset))
-        return self._cached(("all", asset, keys), lambda: self.frames(asset, list(keys)))
-
-    def record(self, asset: str, partition: str) -> dict[str, Any] | None:
-        import json
-
-        def load() -> dict[str, Any] | None:
-            try:
-                return dict(
-                    json.loads(self.storage.read_bytes(object_key(asset, partition, "json")))
-                )
-            except ObjectNotFound:
-                return None
-
-        return self._cached(("record", asset, partition), load)
+        return self.cached(("all", asset, keys), lambda: self.frames(asset, list(keys)))
 
     def alerts(self) -> pd.DataFrame:
-        return self._cached(("alerts",), lambda: AlertLog(self.storage).frame())
+        return self.cached(("alerts",), lambda: AlertLog(self.storage).frame())
 
     def drift_report(self, day: str) -> bytes | None:
         try:

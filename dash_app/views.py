@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from dash_app.store import MONITORING, PREDICTIONS, RAW, DashboardStore
-from energy_assets import quality
+from energy_assets import quality, tracking
 from energy_assets.monitoring.accuracy import day_summaries
 from energy_assets.schema import AREAS, CONSUMER_TYPES
 
@@ -61,6 +61,21 @@ def _series(frame: pd.DataFrame, area: str, code: int) -> pd.DataFrame:
     )
 
 
+def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
+    """The pipeline's data-contract rules that the stored actuals of `day` break (none when the
+    day is not stored), computed once per cache period rather than on every callback."""
+
+    def load() -> list[str]:
+        actuals = store.frame(RAW, day.isoformat())
+        if actuals is None:
+            return []
+        start = pd.Timestamp(day, tz="UTC")
+        outcomes = quality.check_day(actuals, start, start + pd.Timedelta(days=1))
+        return [f"{rule}: {o.description}" for rule, o in outcomes.items() if not o.passed]
+
+    return store.cached(("contract", day.isoformat()), load)
+
+
 def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> ForecastView:
     """The day's forecast of one series, the actuals of the week before and of the day."""
     key = day.isoformat()
@@ -71,19 +86,8 @@ def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> 
         forecast = pd.DataFrame()
     history_keys = [(day - dt.timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS, -1, -1)]
     actuals = store.frames(RAW, history_keys)
-    today = store.frame(RAW, key)
-    if today is not None:
-        failed = [
-            f"{rule}: {outcome.description}"
-            for rule, outcome in quality.check_day(
-                today,
-                pd.Timestamp(day, tz="UTC"),
-                pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1),
-            ).items()
-            if not outcome.passed
-        ]
-        if failed:
-            problems.append(f"The actuals of {key} fail the data contract: " + "; ".join(failed))
+    if failed := contract_failures(store, day):
+        problems.append(f"The actuals of {key} fail the data contract: " + "; ".join(failed))
     series_forecast = _series(forecast, area, code)
     if forecast is not None and not forecast.empty and series_forecast.empty:
         problems.append(f"The forecast of {key} has no rows for {area}/{code}.")
@@ -151,16 +155,13 @@ def champion_version(store: DashboardStore) -> str | None:
     """The registered model's `champion` version, or None when there is none or MLflow is down."""
 
     def load() -> str | None:
+        settings = store.settings
         try:
-            import mlflow
-
-            client = mlflow.MlflowClient(tracking_uri=store.settings.tracking_uri)
-            version = client.get_model_version_by_alias(store.settings.registered_model, "champion")
-            return f"models:/{version.name}/{version.version}"
-        except Exception:
+            return tracking.champion_uri(settings.registered_model, settings.tracking_uri)
+        except Exception:  # an unreachable tracking server is a red fact, not a crash
             return None
 
-    return store._cached(("champion",), load)
+    return store.cached(("champion",), load)
 
 
 def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple[str, list[Fact]]:

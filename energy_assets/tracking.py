@@ -168,6 +168,18 @@ def gate_status(uri: str, tracking_uri: str) -> str | None:
     return tags.get(GATE_TAG)
 
 
+def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
+    """`models:/<name>/<version>` of the version holding the champion alias, or None."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        version = client.get_model_version_by_alias(registered_model, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return f"models:/{registered_model}/{version.version}"
+
+
 def promote(registered_model: str, version: str, week: str) -> bool:
     """Give `version` the champion alias unless the champion is of a later week."""
     import mlflow

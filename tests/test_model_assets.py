@@ -293,6 +293,9 @@ def test_promotion_keeps_a_later_weeks_champion(pipeline: Pipeline) -> None:
     assert champion == pipeline.record(W2)["model_version"]
     assert tracking.promote(pipeline.name, older, W1) is False
     assert pipeline.champion() == champion
+    tracking_uri = pipeline.settings.tracking_uri
+    assert tracking.champion_uri(pipeline.name, tracking_uri) == pipeline.record(W2)["model_uri"]
+    assert tracking.champion_uri("no-such-model", tracking_uri) is None
 
 
 def test_predictions_use_the_model_of_each_days_week(pipeline: Pipeline) -> None:
