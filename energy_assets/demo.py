@@ -19,7 +19,7 @@ from energy_assets.instance import local_instance
 from energy_assets.settings import Settings, SourceKind, load_settings
 from energy_assets.sources import source_from_settings
 from resources.notifier import AlertLog
-from resources.storage import Storage, storage_from_settings
+from resources.storage import Storage, object_key, storage_from_settings
 from sensors.mape_alert import MAPE_ALERT_SENSOR
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -84,7 +84,7 @@ class Demo:
         print("\n  feature_drift: columns beyond their training-window range")
         day = first
         while day <= last:
-            key = f"feature_drift/{day}.parquet"
+            key = object_key("feature_drift", day.isoformat())
             if storage.exists(key):
                 frame = storage.read_parquet(key)
                 drifted = ", ".join(frame.loc[frame["drifted"], "column"]) or "-"
@@ -165,8 +165,9 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     for asset in assets:
         files = storage.list_keys(asset)
         print(f"  {asset}: {len(files)} files under {storage.uri(asset)}/")
-    if storage.exists(f"predictions/{week_end}.parquet"):
-        frame = storage.read_parquet(f"predictions/{week_end}.parquet")
+    newest = object_key("predictions", week_end.isoformat())
+    if storage.exists(newest):
+        frame = storage.read_parquet(newest)
         versions = ", ".join(sorted(frame["model_version"].unique()))
         print(f"  predictions {week_end}: {len(frame)} rows from {versions}")
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")

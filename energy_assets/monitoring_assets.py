@@ -26,11 +26,10 @@ from energy_assets.model_assets import (
 from energy_assets.monitoring.accuracy import DAY, day_summaries, score_series
 from energy_assets.partitions import window
 from energy_assets.settings import Settings
-from resources.parquet_io_manager import PARTITION_COLUMN, ParquetIOManager
+from resources.parquet_io_manager import PARTITION_COLUMN, ParquetIOManager, partition_object_key
 
 MONITORING_KEY = dg.AssetKey("forecast_monitoring")
 DRIFT_KEY = dg.AssetKey("feature_drift")
-DRIFT_REPORT_SUFFIX = ".html"
 
 
 def build_monitoring_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -108,7 +107,7 @@ def build_monitoring_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             if current.empty:
                 raise dg.Failure(f"feature_drift {key}: no features stored for the day")
             result = measure_drift(reference, current, thresholds=thresholds)
-            report_key = f"{DRIFT_KEY.to_user_string()}/{key}{DRIFT_REPORT_SUFFIX}"
+            report_key = partition_object_key(DRIFT_KEY, key, "html")
             storage.write_bytes(report_key, result.html, "text/html")
             for column in result.columns:
                 rows.append(

@@ -44,8 +44,11 @@ class AlertLog:
         """Store the alert; False when an alert of the same identity is already logged."""
         if self.contains(alert):
             return False
-        self.storage.write_bytes(self.object_key(alert), alert.to_json(), "application/json")
+        self.write(alert)
         return True
+
+    def write(self, alert: Alert) -> None:
+        self.storage.write_bytes(self.object_key(alert), alert.to_json(), "application/json")
 
     def read(self) -> list[Alert]:
         """Every logged alert, oldest first."""
@@ -92,7 +95,7 @@ class Notifier(dg.ConfigurableResource):
             return False
         if self.webhook_url:
             self.post(alert)
-        log.append(alert)
+        log.write(alert)
         return True
 
     def post(self, alert: Alert) -> None:

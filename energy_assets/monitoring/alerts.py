@@ -16,10 +16,6 @@ class Level(str, Enum):
     ALERT = "ALERT"
     FAILURE = "FAILURE"  # a pipeline run failed
 
-    @property
-    def rank(self) -> int:
-        return {"OK": 0, "WARN": 1, "ALERT": 2, "FAILURE": 2}[self.value]
-
 
 def classify(mape: float, warn: float, alert: float) -> Level:
     """OK, WARN (MAPE above `warn`) or ALERT (above `alert`); an unscorable day is an ALERT."""

@@ -66,9 +66,6 @@ REST_DAY = {
 YEARLY = {"household": 0.28, "agriculture": 0.12, "industry": 0.08, "services": 0.18, "mixed": 0.2}
 
 
-sector = consumer_group
-
-
 def _mix(seed: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, vectorised; uint64 arithmetic wraps by design."""
     z = seed + np.uint64(0x9E3779B97F4A7C15)
@@ -127,7 +124,7 @@ class SimulatorSource(ConsumptionSource):
         idx = np.arange(len(SERIES), dtype=np.int64)
         self.codes = np.array([c for _, c in SERIES])
         self.areas = np.array([a for a, _ in SERIES])
-        sectors = [sector(int(c)) for c in self.codes]
+        sectors = [consumer_group(int(c)) for c in self.codes]
         jitter = uniform(self.seed, 1, idx)
         levels = np.array([LEVELS[a][CONSUMER_TYPES.index(c)] for a, c in SERIES], dtype=float)
         # Each series blends its sector's profile with the mixed one, and has its own noise.
