@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENERGY_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -61,16 +64,21 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     yield
 
 
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A 127.0.0.1 port that is bound but not listening, so every connect is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator() -> Iterator[str]:
     """A real gcp-storage-emulator on 127.0.0.1; yields its base URL (bucket 'test-bucket')."""
-    import socket
 
     from gcp_storage_emulator.server import create_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = create_server("127.0.0.1", port, in_memory=True, default_bucket="test-bucket")
     server.start()
     try:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from tests.loopback import free_port
 
 HOST = "127.0.0.1"
 
@@ -33,9 +34,7 @@ class PostgresServer:
         self.databases = databases
         self.root = Path(tempfile.mkdtemp(prefix="pg-"))
         self.data = self.root / "data"
-        with socket.socket() as sock:
-            sock.bind((HOST, 0))
-            self.port = int(sock.getsockname()[1])
+        self.port = free_port()
         self.user = "energy"
         self.password = "energy"
 

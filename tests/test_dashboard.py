@@ -208,14 +208,9 @@ def test_the_dashboard_reads_gcs_when_a_bucket_is_set(
 
 
 def test_health_is_503_when_the_bucket_cannot_be_reached(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, refusing_port: int
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a loopback port with nothing listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{refusing_port}")
     monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
     settings = load_settings(state_dir=tmp_path / "state")
     response = create_app(settings).server.test_client().get("/api/health")

@@ -233,14 +233,9 @@ def test_a_webhook_that_keeps_failing_raises_without_logging_or_leaking_the_url(
     assert not log.contains(alert())  # the next attempt sends it again
 
 
-def test_an_unreachable_webhook_fails_loudly(tmp_path: object) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port with nothing listening
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_an_unreachable_webhook_fails_loudly(tmp_path: object, refusing_port: int) -> None:
     notifier = Notifier(
-        webhook_url=f"http://127.0.0.1:{port}/hook", max_retries=1, backoff_seconds=0.01
+        webhook_url=f"http://127.0.0.1:{refusing_port}/hook", max_retries=1, backoff_seconds=0.01
     )
     with pytest.raises(NotificationError, match=r"127\.0\.0\.1:\d+/… unreachable after 1"):
         notifier.notify(alert(), AlertLog(LocalStorage(str(tmp_path))))

@@ -5,7 +5,6 @@ store is the same PostgreSQL. The real slice is backfilled from raw data to moni
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from energy_assets.ingestion import RAW
 from energy_assets.model_assets import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY
 from energy_assets.monitoring_assets import MONITORING_KEY
 from energy_assets.settings import load_settings
+from tests.loopback import free_port
 from tests.postgres_server import PostgresServer, postgres_bin
 from tests.test_model_assets import failure_text, run
 
@@ -48,9 +48,7 @@ def mlflow_server(
     postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     artifacts = tmp_path_factory.mktemp("mlflow-artifacts")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     process = subprocess.Popen(
         [

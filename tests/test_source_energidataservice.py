@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -311,14 +309,6 @@ def test_no_retries_when_max_retries_is_zero(replay_server: ReplayServer) -> Non
         make_source(replay_server, max_retries=0).fetch(DAY, NEXT_DAY)
 
     assert len(replay_server.requests) == 1
-
-
-@pytest.fixture
-def refusing_port() -> Iterator[int]:
-    """A 127.0.0.1 port that is bound but not listening, so every connect is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield int(sock.getsockname()[1])
 
 
 def test_connection_refused_is_retried_then_a_source_error(
