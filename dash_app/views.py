@@ -99,11 +99,17 @@ def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> 
 
 def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
     """One row per monitored day: pooled MAPE, WAPE, median and worst series MAPE."""
-    series = store.all_frames(MONITORING)
-    if series.empty:
-        return pd.DataFrame(columns=["day", "mape", "wape", "mape_median", "mape_worst"])
-    rows = [{**s, "day": pd.Timestamp(s["day"])} for s in day_summaries(series).values()]
-    return pd.DataFrame(rows)
+    days = tuple(store.partitions(MONITORING))
+
+    def load() -> pd.DataFrame:
+        series = store.all_frames(MONITORING)
+        if series.empty:
+            return pd.DataFrame(columns=["day", "mape", "wape", "mape_median", "mape_worst"])
+        rows = [{**s, "day": pd.Timestamp(s["day"])} for s in day_summaries(series).values()]
+        return pd.DataFrame(rows)
+
+    # Summarised once per set of stored days, not on every page load.
+    return store.cached(("daily_accuracy", days), load)
 
 
 def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFrame:

@@ -112,8 +112,10 @@ def test_accuracy_table_and_heatmap_follow_the_area(store: DashboardStore) -> No
 
 
 def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) -> None:
-    for path in ("/", "/accuracy", "/drift", "/health"):
-        assert render_page(store, path).children
+    titles = {"/": "Forecast", "/accuracy": "Accuracy", "/drift": "Drift and alerts",
+              "/health": "Health: degraded"}  # fmt: skip
+    for path, title in titles.items():
+        assert render_page(store, path).children[0].children == title
     assert "There is no page /nope." in str(render_page(store, "/nope"))
     drift = str(render_page(store, "/drift"))
     assert "/reports/drift/2023-02-04" in drift and "log_scale" in drift
