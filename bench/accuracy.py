@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_assets.forecasting.backtest import backtest
-from energy_assets.sources.files import read_consumption_file
+from energy_assets.domain.forecasting.backtest import backtest
+from energy_assets.domain.sources.files import read_consumption_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (

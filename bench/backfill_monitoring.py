@@ -16,10 +16,30 @@ import datetime as dt
 import resource
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from workspace import backfill_workspace
+
+
+def seed_storage(storage: Any, source: Any, first: dt.date, end: dt.date) -> None:
+    """Actuals of [first, end] and forecasts made from them with seeded noise, one file a day."""
+    from energy_assets import names
+    from energy_assets.storage.objects import object_key
+
+    actuals = source.fetch(
+        pd.Timestamp(first, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
+    )
+    noise = np.random.default_rng(0).lognormal(0.0, 0.06, len(actuals))
+    forecasts = actuals.drop(columns="consumption_kwh").assign(
+        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise,
+        model_uri="models:/bench/1",
+    )
+    for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(object_key(names.RAW, str(day.date())), part)
+    for day, part in forecasts.groupby(forecasts["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(object_key(names.PREDICTIONS, str(day.date())), part)
 
 
 def main() -> None:
@@ -28,31 +48,19 @@ def main() -> None:
 
     import dagster as dg
 
+    from energy_assets import names
     from energy_assets.definitions import build_definitions
-    from energy_assets.model_assets import prediction_days
-    from energy_assets.monitoring_assets import MONITORING_KEY
+    from energy_assets.defs.partitions import first_model_week
+    from energy_assets.domain.sources import source_from_settings
     from energy_assets.settings import load_settings
-    from energy_assets.sources import source_from_settings
-    from resources.storage import LocalStorage
+    from energy_assets.storage.objects import LocalStorage
 
     settings = load_settings()
-    first = dt.date.fromisoformat(prediction_days(settings).start.strftime("%Y-%m-%d"))
+    first = first_model_week(settings)
     n_days = (end - first).days + 1
 
     t0 = time.perf_counter()
-    actuals = source_from_settings(settings).fetch(
-        pd.Timestamp(first, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
-    )
-    noise = np.random.default_rng(0).lognormal(0.0, 0.06, len(actuals))
-    forecasts = actuals.drop(columns="consumption_kwh").assign(
-        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise,
-        model_version="models:/bench/1",
-    )
-    storage = LocalStorage(settings.storage_dir)
-    for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
-        storage.write_parquet(f"raw_consumption/{day.date()}.parquet", part)
-    for day, part in forecasts.groupby(forecasts["datetime_utc"].dt.floor("D")):
-        storage.write_parquet(f"predictions/{day.date()}.parquet", part)
+    seed_storage(LocalStorage(settings.storage_dir), source_from_settings(settings), first, end)
     setup = time.perf_counter() - t0
 
     defs = build_definitions(settings)
@@ -63,7 +71,10 @@ def main() -> None:
     def materialize(tags: dict[str, str]) -> float:
         t = time.perf_counter()
         result = job.execute_in_process(
-            instance=instance, asset_selection=[MONITORING_KEY], run_config=quiet, tags=tags
+            instance=instance,
+            asset_selection=[dg.AssetKey(names.MONITORING)],
+            run_config=quiet,
+            tags=tags,
         )
         assert result.success
         return time.perf_counter() - t
@@ -77,15 +88,22 @@ def main() -> None:
             "dagster/asset_partition_range_end": end.isoformat(),
         }
     )
-    files = len(list((settings.storage_dir / "forecast_monitoring").glob("*.parquet")))
+    files = len(list((settings.storage_dir / names.MONITORING).glob("*.parquet")))
     assert files == n_days, f"{files} files for {n_days} days"
-    events = instance.fetch_materializations(MONITORING_KEY, limit=n_days + len(sample))
+    events = instance.fetch_materializations(
+        dg.AssetKey(names.MONITORING), limit=n_days + len(sample)
+    )
     assert len(events.records) == n_days + len(sample)
     assert all("mape" in r.asset_materialization.metadata for r in events.records)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    mean_run = statistics.mean(per_run)
+    report(f"{first} .. {end}", n_days, setup, single, per_run, peak_mb)
 
-    print(f"forecast_monitoring backfill, simulator, {first} .. {end} ({n_days} daily partitions)")
+
+def report(
+    window: str, n_days: int, setup: float, single: float, per_run: list[float], peak_mb: float
+) -> None:
+    mean_run = statistics.mean(per_run)
+    print(f"forecast_monitoring backfill, simulator, {window} ({n_days} daily partitions)")
     print(f"  setup (actuals and forecasts written): {setup:7.1f} s")
     print(
         f"  single run (one vectorised run):       {single:7.1f} s wall, peak RSS {peak_mb:.0f} MB"

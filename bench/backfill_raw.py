@@ -28,7 +28,8 @@ def main() -> None:
 
     import dagster as dg
 
-    from energy_assets.definitions import INGEST_JOB, build_definitions
+    from energy_assets.definitions import build_definitions
+    from energy_assets.names import INGEST_JOB, RAW
 
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
@@ -45,7 +46,7 @@ def main() -> None:
     )
     single = time.perf_counter() - t0
     assert result.success
-    files = len(list((work.root / "storage" / "raw_consumption").glob("*.parquet")))
+    files = len(list((work.root / "storage" / RAW).glob("*.parquet")))
     assert files == n_days, f"{files} files for {n_days} days"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -64,17 +65,20 @@ def main() -> None:
     for day in sample_days:
         t0 = time.perf_counter()
         subprocess.run(
-            [*cli, "--select", "raw_consumption", "--partition", day.isoformat()],
+            [*cli, "--select", RAW, "--partition", day.isoformat()],
             check=True,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         per_run.append(time.perf_counter() - t0)
+    report(f"{start} .. {end}", n_days, single, per_run, peak_mb)
+
+
+def report(window: str, n_days: int, single: float, per_run: list[float], peak_mb: float) -> None:
     mean_run = statistics.mean(per_run)
     extrapolated = mean_run * n_days
-
-    print(f"raw_consumption backfill, simulator, {start} .. {end} ({n_days} daily partitions)")
+    print(f"raw_consumption backfill, simulator, {window} ({n_days} daily partitions)")
     print(f"  single run (one vectorised run):   {single:8.1f} s wall, peak RSS {peak_mb:.0f} MB")
     print(
         f"  one run per partition:             {extrapolated:8.1f} s wall, extrapolated from "

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +30,10 @@ import requests
 
 
 def seed(storage_dir: Path, first: str, days: int) -> list[str]:
-    from energy_assets.monitoring.accuracy import score_series
-    from energy_assets.sources.simulator import SimulatorSource
-    from resources.storage import LocalStorage
+    from energy_assets import names
+    from energy_assets.domain.monitoring.accuracy import score_series
+    from energy_assets.domain.sources.simulator import SimulatorSource
+    from energy_assets.storage.objects import LocalStorage, object_key
 
     storage = LocalStorage(storage_dir)
     start = pd.Timestamp(first, tz="UTC")
@@ -41,19 +43,18 @@ def seed(storage_dir: Path, first: str, days: int) -> list[str]:
     noise = np.random.default_rng(0).lognormal(0, 0.05, len(actuals))
     point = actuals["consumption_kwh"].to_numpy() * noise
     forecast = actuals.drop(columns="consumption_kwh").assign(
-        prediction_kwh=point, p10_kwh=point * 0.9, p90_kwh=point * 1.1, model_version="models:/m/1"
+        prediction_kwh=point, p10_kwh=point * 0.9, p90_kwh=point * 1.1, model_uri="models:/m/1"
     )
     day_of = actuals["datetime_utc"].dt.strftime("%Y-%m-%d")
     keys = sorted(day_of.unique())
     for key, part in actuals.groupby(day_of):
-        storage.write_parquet(f"raw_consumption/{key}.parquet", part)
+        storage.write_parquet(object_key(names.RAW, key), part)
     predicted = keys[7:]
     for key in predicted:
         part = forecast[day_of == key]
-        storage.write_parquet(f"predictions/{key}.parquet", part)
-        storage.write_parquet(
-            f"forecast_monitoring/{key}.parquet", score_series(part, actuals[day_of == key])
-        )
+        storage.write_parquet(object_key(names.PREDICTIONS, key), part)
+        scores = score_series(part, actuals[day_of == key])
+        storage.write_parquet(object_key(names.MONITORING, key), scores)
     return predicted
 
 
@@ -77,6 +78,85 @@ def p(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def start_gunicorn(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The dashboard under gunicorn on a free port of 127.0.0.1, over `work`'s storage."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ENERGY_STORAGE_DIR": str(work / "storage"),
+        "ENERGY_STATE_DIR": str(work / "state"),
+        "DO_NOT_TRACK": "1",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "dash_app.app:server", "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen([*command, "-w", str(workers), "--log-level", "warning"], env=env)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def wait_until_up(session: requests.Session, base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if session.get(f"{base}/_dash-layout", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gunicorn did not answer within {seconds:.0f} s")
+        time.sleep(0.2)
+
+
+FORECAST_OUTPUTS = [
+    ("forecast-graph", "figure"),
+    ("forecast-version", "children"),
+    ("forecast-banner", "children"),
+    ("forecast-banner", "style"),
+]
+
+
+def forecast_callback_body(area: str, code: int, day: str) -> dict[str, Any]:
+    """What the browser posts when the forecast page's selectors change."""
+    return {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in FORECAST_OUTPUTS) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in FORECAST_OUTPUTS],
+        "inputs": [
+            {"id": "forecast-area", "property": "value", "value": area},
+            {"id": "forecast-type", "property": "value", "value": code},
+            {"id": "forecast-date", "property": "date", "value": day},
+        ],
+        "changedPropIds": ["forecast-area.value"],
+        "state": [],
+    }
+
+
+def measure(
+    session: requests.Session, base: str, days: list[str], n: int
+) -> dict[str, list[float]]:
+    """Latencies (ms) of the layout (baseline), the API and the forecast callback."""
+    from energy_assets.domain.schema import SERIES
+
+    rng = random.Random(0)
+    # Separate samples, so one measurement does not warm the caches of the other.
+    api_picks = iter([(rng.choice(SERIES), rng.choice(days)) for _ in range(n)])
+    callback_picks = iter([(rng.choice(SERIES), rng.choice(days)) for _ in range(n)])
+
+    def api() -> requests.Response:
+        (area, code), day = next(api_picks)
+        params = {"area": area, "consumer_type": code, "date": day}
+        return session.get(f"{base}/api/predictions", params=params)
+
+    def callback() -> requests.Response:
+        (area, code), day = next(callback_picks)
+        body = forecast_callback_body(area, code, day)
+        return session.post(f"{base}/_dash-update-component", json=body)
+
+    return {
+        "layout (baseline)": timed(lambda: session.get(f"{base}/_dash-layout"), n),
+        "/api/predictions": timed(api, n),
+        "forecast callback": timed(callback, n),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -88,84 +168,11 @@ def main() -> int:
     t0 = time.perf_counter()
     days = seed(work / "storage", "2022-01-01", args.days)
     print(f"seeded {len(days)} days x 76 series in {time.perf_counter() - t0:.1f} s under {work}")
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "ENERGY_STORAGE_DIR": str(work / "storage"),
-        "ENERGY_STATE_DIR": str(work / "state"),
-        "DO_NOT_TRACK": "1",
-    }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    server = subprocess.Popen(
-        [
-            str(gunicorn),
-            "dash_app.app:server",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_gunicorn(work, args.workers)
     try:
         session = requests.Session()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if session.get(f"{base}/_dash-layout", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not answer within 60 s")
-            time.sleep(0.2)
-
-        from energy_assets.schema import SERIES
-
-        rng = random.Random(0)
-        # Separate samples, so one measurement does not warm the caches of the other.
-        api_picks = [(rng.choice(SERIES), rng.choice(days)) for _ in range(args.requests)]
-        callback_picks = [(rng.choice(SERIES), rng.choice(days)) for _ in range(args.requests)]
-        it = iter(api_picks)
-
-        def api() -> requests.Response:
-            (area, code), day = next(it)
-            return session.get(
-                f"{base}/api/predictions",
-                params={"area": area, "consumer_type": code, "date": day},
-            )
-
-        outputs = [
-            ("forecast-graph", "figure"),
-            ("forecast-version", "children"),
-            ("forecast-banner", "children"),
-            ("forecast-banner", "style"),
-        ]
-
-        def callback() -> requests.Response:
-            (area, code), day = next(it)
-            body = {
-                "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
-                "outputs": [{"id": i, "property": p} for i, p in outputs],
-                "inputs": [
-                    {"id": "forecast-area", "property": "value", "value": area},
-                    {"id": "forecast-type", "property": "value", "value": code},
-                    {"id": "forecast-date", "property": "date", "value": day},
-                ],
-                "changedPropIds": ["forecast-area.value"],
-                "state": [],
-            }
-            return session.post(f"{base}/_dash-update-component", json=body)
-
-        baseline = timed(lambda: session.get(f"{base}/_dash-layout"), args.requests)
-        it = iter(api_picks)
-        api_ms = timed(api, args.requests)
-        it = iter(callback_picks)
-        callback_ms = timed(callback, args.requests)
+        wait_until_up(session, base)
+        latencies = measure(session, base, days, args.requests)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -176,11 +183,8 @@ def main() -> int:
     )
     print("| request | p50 | p95 | mean | p95 / baseline p95 |")
     print("|---|---|---|---|---|")
-    for name, values in (
-        ("layout (baseline)", baseline),
-        ("/api/predictions", api_ms),
-        ("forecast callback", callback_ms),
-    ):
+    baseline = latencies["layout (baseline)"]
+    for name, values in latencies.items():
         print(
             f"| {name} | {p(values, 50):.1f} | {p(values, 95):.1f} | "
             f"{statistics.mean(values):.1f} | {p(values, 95) / p(baseline, 95):.1f}x |"

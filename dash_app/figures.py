@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from energy_assets.calendar import LOCAL_TZ
+from energy_assets.domain.calendar import LOCAL_TZ
 
 ACTUAL = "#1f2937"
 FORECAST = "#2563eb"

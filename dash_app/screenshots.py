@@ -18,6 +18,8 @@ from typing import Any
 
 from dash import Dash
 
+from dash_app.pages import PAGES
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Chromium's own background traffic is refused on a closed network; keep it off.
@@ -33,7 +35,6 @@ FLAGS = [
     "--disable-sync",
     "--window-size=1280,1000",
 ]
-PAGES = {"forecast": "/", "accuracy": "/accuracy", "drift": "/drift", "health": "/health"}
 
 
 @contextmanager
@@ -97,7 +98,7 @@ def console_errors(driver: Any) -> list[str]:
 
 def open_page(driver: Any, base_url: str, name: str) -> None:
     """Load one page of PAGES and wait until its content and charts have rendered."""
-    driver.get(base_url + PAGES[name])
+    driver.get(base_url + PAGES[name].path)
     wait_for(driver, "#page > div")
     if name in ("forecast", "accuracy"):
         wait_for(driver, ".js-plotly-plot .main-svg")

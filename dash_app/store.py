@@ -11,14 +11,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from energy_assets import names
 from energy_assets.settings import Settings
-from resources.notifier import AlertLog
-from resources.storage import ObjectNotFound, Storage, object_key, storage_from_settings
-
-RAW = "raw_consumption"
-PREDICTIONS = "predictions"
-MONITORING = "forecast_monitoring"
-DRIFT = "feature_drift"
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import ObjectNotFound, Storage, object_key, storage_from_settings
 
 T = TypeVar("T")
 
@@ -85,6 +81,6 @@ class DashboardStore:
 
     def drift_report(self, day: str) -> bytes | None:
         try:
-            return self.storage.read_bytes(object_key(DRIFT, day, "html"))
+            return self.storage.read_bytes(object_key(names.DRIFT, day, "html"))
         except ObjectNotFound:
             return None

@@ -9,10 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from dash_app.store import MONITORING, PREDICTIONS, RAW, DashboardStore
-from energy_assets import quality, tracking
-from energy_assets.monitoring.accuracy import day_summaries
-from energy_assets.schema import AREAS, CONSUMER_TYPES
+from dash_app.store import DashboardStore
+from energy_assets import names
+from energy_assets.domain import quality, tracking
+from energy_assets.domain.calendar import published_day
+from energy_assets.domain.forecasting.model import MODEL_URI
+from energy_assets.domain.monitoring.accuracy import day_summaries
+from energy_assets.domain.schema import AREAS, CONSUMER_TYPES
 
 HISTORY_DAYS = 7
 PING_SECONDS = 5.0  # the health endpoint answers within seconds even when GCS does not
@@ -26,7 +29,7 @@ class BadRequest(ValueError):
 class ForecastView:
     actuals: pd.DataFrame
     forecast: pd.DataFrame
-    model_version: str
+    model_uri: str
     problems: list[str] = field(default_factory=list)  # shown in the banner
 
 
@@ -66,7 +69,7 @@ def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
     day is not stored), computed once per cache period rather than on every callback."""
 
     def load() -> list[str]:
-        actuals = store.frame(RAW, day.isoformat())
+        actuals = store.frame(names.RAW, day.isoformat())
         if actuals is None:
             return []
         start = pd.Timestamp(day, tz="UTC")
@@ -80,29 +83,27 @@ def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> 
     """The day's forecast of one series, the actuals of the week before and of the day."""
     key = day.isoformat()
     problems = []
-    forecast = store.frame(PREDICTIONS, key)
+    forecast = store.frame(names.PREDICTIONS, key)
     if forecast is None:
         problems.append(f"No forecast is stored for {key}.")
         forecast = pd.DataFrame()
     history_keys = [(day - dt.timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS, -1, -1)]
-    actuals = store.frames(RAW, history_keys)
+    actuals = store.frames(names.RAW, history_keys)
     if failed := contract_failures(store, day):
         problems.append(f"The actuals of {key} fail the data contract: " + "; ".join(failed))
     series_forecast = _series(forecast, area, code)
     if forecast is not None and not forecast.empty and series_forecast.empty:
         problems.append(f"The forecast of {key} has no rows for {area}/{code}.")
-    version = (
-        ", ".join(sorted(series_forecast["model_version"].unique())) if len(series_forecast) else ""
-    )
-    return ForecastView(_series(actuals, area, code), series_forecast, version, problems)
+    uris = ", ".join(sorted(series_forecast[MODEL_URI].unique())) if len(series_forecast) else ""
+    return ForecastView(_series(actuals, area, code), series_forecast, uris, problems)
 
 
 def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
     """One row per monitored day: pooled MAPE, WAPE, median and worst series MAPE."""
-    days = tuple(store.partitions(MONITORING))
+    days = tuple(store.partitions(names.MONITORING))
 
     def load() -> pd.DataFrame:
-        series = store.all_frames(MONITORING)
+        series = store.all_frames(names.MONITORING)
         if series.empty:
             return pd.DataFrame(columns=["day", "mape", "wape", "mape_median", "mape_worst"])
         rows = [{**s, "day": pd.Timestamp(s["day"])} for s in day_summaries(series).values()]
@@ -114,7 +115,7 @@ def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
 
 def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFrame:
     """Per-series scores of every monitored day, optionally of one area, with a `series` label."""
-    series = store.all_frames(MONITORING)
+    series = store.all_frames(names.MONITORING)
     if series.empty:
         return pd.DataFrame(
             columns=["day", "series", "area", "consumer_type", "mape", "wape", "bias"]
@@ -128,7 +129,7 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
     """`/api/predictions` body, None when nothing is stored for the day and series."""
     area, code = parse_series(args.get("area"), args.get("consumer_type"))
     day = _day(args.get("date"))
-    frame = store.frame(PREDICTIONS, day.isoformat())
+    frame = store.frame(names.PREDICTIONS, day.isoformat())
     rows = _series(frame, area, code) if frame is not None else pd.DataFrame()
     if rows.empty:
         return None
@@ -136,7 +137,7 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
         "area": area,
         "consumer_type": code,
         "date": day.isoformat(),
-        "model_version": ", ".join(sorted(rows["model_version"].unique())),
+        MODEL_URI: ", ".join(sorted(rows[MODEL_URI].unique())),
         "rows": [
             {"datetime_utc": t.isoformat(), "prediction_kwh": p, "p10_kwh": lo, "p90_kwh": hi}
             for t, p, lo, hi in zip(
@@ -183,8 +184,8 @@ def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple
     facts = [Fact("storage reachable", reachable, reach_text)]
     if not reachable:
         return "down", facts
-    expected = now.date() - dt.timedelta(days=1 + store.settings.publication_delay_days)
-    raw = store.partitions(RAW)
+    expected = published_day(now, store.settings.publication_delay_days)
+    raw = store.partitions(names.RAW)
     newest_raw = raw[-1] if raw else None
     fresh = newest_raw is not None and dt.date.fromisoformat(newest_raw) >= expected - dt.timedelta(
         days=1
@@ -192,7 +193,7 @@ def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple
     facts.append(
         Fact("data freshness", fresh, f"newest day {newest_raw or 'none'}, expected {expected}")
     )
-    predicted = store.partitions(PREDICTIONS)
+    predicted = store.partitions(names.PREDICTIONS)
     facts.append(Fact("newest prediction", bool(predicted), predicted[-1] if predicted else "none"))
     champion = champion_version(store)
     facts.append(Fact("champion version", champion is not None, champion or "none registered"))

@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from energy_assets.schema import DataFormatError
+from energy_assets.domain.schema import DataFormatError
+from energy_assets.domain.sources.base import SourceError
 from energy_assets.settings import SettingsError
-from energy_assets.sources.base import SourceError
 
 
 def _date(text: str) -> dt.date:
@@ -37,8 +37,8 @@ def backtest(args: argparse.Namespace) -> int:
     import pandas as pd
     import yaml
 
-    from energy_assets.forecasting.backtest import backtest as run_backtest
-    from energy_assets.sources.files import read_consumption_file
+    from energy_assets.domain.forecasting.backtest import backtest as run_backtest
+    from energy_assets.domain.sources.files import read_consumption_file
 
     params = yaml.safe_load(args.params.read_text()) if args.params else None
     if params is not None and not isinstance(params, dict):

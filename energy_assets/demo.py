@@ -9,18 +9,18 @@ tick of the MAPE alert sensor shows the alerts it raises and the retune runs it 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
+from energy_assets import names
 from energy_assets.definitions import build_definitions
+from energy_assets.domain.forecasting.model import MODEL_URI
+from energy_assets.domain.sources import source_from_settings
 from energy_assets.instance import local_instance
 from energy_assets.settings import Settings, SourceKind, load_settings
-from energy_assets.sources import source_from_settings
-from resources.notifier import AlertLog
-from resources.storage import Storage, object_key, storage_from_settings
-from sensors.mape_alert import MAPE_ALERT_SENSOR
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import Storage, object_key, storage_from_settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # A small study keeps the demo to minutes; `make ui` can launch a bigger one.
@@ -42,13 +42,14 @@ class Demo:
 
     def run(
         self,
-        label: str,
-        assets: Sequence[str],
+        asset: str,
         *,
         partition: str | None = None,
         days: tuple[dt.date, dt.date] | None = None,
         config: dict[str, Any] | None = None,
+        label: str | None = None,
     ) -> dg.ExecuteInProcessResult:
+        """Materialize one asset: one partition, a single-run range of days, or unpartitioned."""
         tags = (
             {
                 "dagster/asset_partition_range_start": days[0].isoformat(),
@@ -59,12 +60,17 @@ class Demo:
         )
         result = self.job.execute_in_process(
             instance=self.instance,
-            asset_selection=[dg.AssetKey(a) for a in assets],
+            asset_selection=[dg.AssetKey(asset)],
             partition_key=partition,
             tags=tags,
             run_config={**QUIET, **({"ops": config} if config else {})},
             raise_on_error=False,
         )
+        self.report(f"{asset} {label or (f'{days[0]}..{days[1]}' if days else '')}", result)
+        return result
+
+    def report(self, label: str, result: dg.ExecuteInProcessResult) -> None:
+        """One line per run, and the check evaluations that failed in it."""
         checks = [
             e.asset_check_evaluation_data
             for e in result.all_events
@@ -77,14 +83,13 @@ class Demo:
         for check in failed[:5]:
             print(f"    FAILED {check.check_name} [{check.partition}]: {check.description}")
         self.ok &= result.success
-        return result
 
     @staticmethod
     def print_drift(storage: Storage, first: dt.date, last: dt.date) -> None:
         print("\n  feature_drift: columns beyond their training-window range")
         day = first
         while day <= last:
-            key = object_key("feature_drift", day.isoformat())
+            key = object_key(names.DRIFT, day.isoformat())
             if storage.exists(key):
                 frame = storage.read_parquet(key)
                 drifted = ", ".join(frame.loc[frame["drifted"], "column"]) or "-"
@@ -93,7 +98,7 @@ class Demo:
 
     def alert_tick(self, storage: Storage) -> None:
         """One evaluation of the MAPE alert sensor over every monitored day in the instance."""
-        sensor = self.defs.resolve_sensor_def(MAPE_ALERT_SENSOR)
+        sensor = self.defs.resolve_sensor_def(names.MAPE_ALERT_SENSOR)
         log = AlertLog(storage)
         before = {a.key for a in log.read()}
         with dg.build_sensor_context(
@@ -102,7 +107,7 @@ class Demo:
             resources=dict(self.defs.resources or {}),
         ) as context:
             result = sensor.evaluate_tick(context)
-        print(f"\n  {MAPE_ALERT_SENSOR}: one tick")
+        print(f"\n  {names.MAPE_ALERT_SENSOR}: one tick")
         for alert in log.read():
             new = "new" if alert.key not in before else "logged earlier"
             print(f"    {alert.level.value:5s} {alert.day} ({new}): {alert.message}")
@@ -140,36 +145,35 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     print(f"storage:  {settings.storage_uri}")
     print(f"instance: {demo.instance.root_directory}\n")
 
-    demo.run(f"raw_consumption {first}..{last}", ["raw_consumption"], days=(first, last))
-    demo.run(f"consumption_features {first}..{last}", ["consumption_features"], days=(first, last))
+    demo.run(names.RAW, days=(first, last))
+    demo.run(names.FEATURES, days=(first, last))
     study_end = week1 - dt.timedelta(days=1)
     demo.run(
-        f"model_hyperparameters ({DEMO_STUDY['n_trials']} trials to {study_end})",
-        ["model_hyperparameters"],
-        config={"model_hyperparameters": {"config": {**DEMO_STUDY, "end_date": str(study_end)}}},
+        names.HYPERPARAMETERS,
+        label=f"{DEMO_STUDY['n_trials']} trials to {study_end}",
+        config={names.HYPERPARAMETERS: {"config": {**DEMO_STUDY, "end_date": str(study_end)}}},
     )
     for week in (week1, week2):
-        demo.run(f"forecast_model week {week}", ["forecast_model"], partition=week.isoformat())
+        demo.run(names.MODEL, partition=week.isoformat(), label=f"week {week}")
     week_end = week2 + dt.timedelta(days=6)
-    demo.run(f"predictions {week1}..{week_end}", ["predictions"], days=(week1, week_end))
-    demo.run(
-        f"forecast_monitoring {week1}..{week_end}", ["forecast_monitoring"], days=(week1, week_end)
-    )
-    demo.run(f"feature_drift {week1}..{week_end}", ["feature_drift"], days=(week1, week_end))
+    for asset in (names.PREDICTIONS, names.MONITORING, names.DRIFT):
+        demo.run(asset, days=(week1, week_end))
     demo.print_drift(storage, week1, week_end)
     demo.alert_tick(storage)
-
-    print()
-    assets = ("raw_consumption", "consumption_features", "forecast_model", "predictions",
-              "forecast_monitoring", "feature_drift", "alerts")  # fmt: skip
-    for asset in assets:
-        files = storage.list_keys(asset)
-        print(f"  {asset}: {len(files)} files under {storage.uri(asset)}/")
-    newest = object_key("predictions", week_end.isoformat())
-    if storage.exists(newest):
-        frame = storage.read_parquet(newest)
-        versions = ", ".join(sorted(frame["model_version"].unique()))
-        print(f"  predictions {week_end}: {len(frame)} rows from {versions}")
+    print_outputs(storage, week_end)
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
     print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {settings.tracking_uri})")
     return demo.ok
+
+
+def print_outputs(storage: Storage, newest_day: dt.date) -> None:
+    """What the demo stored, and the versions the newest day's forecasts came from."""
+    print()
+    for folder in (*(a for a in names.ASSETS if a != names.HYPERPARAMETERS), names.ALERTS):
+        files = storage.list_keys(folder)
+        print(f"  {folder}: {len(files)} files under {storage.uri(folder)}/")
+    newest = object_key(names.PREDICTIONS, newest_day.isoformat())
+    if storage.exists(newest):
+        frame = storage.read_parquet(newest)
+        uris = ", ".join(sorted(frame[MODEL_URI].unique()))
+        print(f"  predictions {newest_day}: {len(frame)} rows from {uris}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from energy_assets import tracking
+from energy_assets.domain import tracking
 from energy_assets.settings import Settings
 
 

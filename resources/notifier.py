@@ -1,65 +1,23 @@
-"""Alert delivery: a Slack-compatible webhook when configured, and always the alerts log.
-
-The alerts log is append-only: one small JSON object per alert under `alerts/` in the same
-storage as the assets, named by the alert's identity, so writing it twice is a no-op and a
-restarted sensor can tell what it already sent.
-"""
+"""Alert delivery: a Slack-compatible webhook when configured, and always the alerts log
+(`energy_assets.storage.alert_log`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from urllib.parse import urlsplit
 
 import dagster as dg
-import pandas as pd
 import requests
 
-from energy_assets.http import retrying_session
-from energy_assets.monitoring.alerts import Alert
+from energy_assets.domain.http import retrying_session
+from energy_assets.domain.monitoring.alerts import Alert
 from energy_assets.settings import Settings
-from resources.storage import Storage
+from energy_assets.storage.alert_log import AlertLog
 
-ALERTS_PREFIX = "alerts"
 RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 
 
 class NotificationError(RuntimeError):
     """The webhook did not accept an alert after every retry."""
-
-
-class AlertLog:
-    """Append-only log of alerts in asset storage (local folder or GCS)."""
-
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    @staticmethod
-    def object_key(alert: Alert) -> str:
-        return f"{ALERTS_PREFIX}/{alert.key}.json"
-
-    def contains(self, alert: Alert) -> bool:
-        return self.storage.exists(self.object_key(alert))
-
-    def append(self, alert: Alert) -> bool:
-        """Store the alert; False when an alert of the same identity is already logged."""
-        if self.contains(alert):
-            return False
-        self.write(alert)
-        return True
-
-    def write(self, alert: Alert) -> None:
-        self.storage.write_bytes(self.object_key(alert), alert.to_json(), "application/json")
-
-    def read(self) -> list[Alert]:
-        """Every logged alert, oldest first."""
-        keys = [k for k in self.storage.list_keys(ALERTS_PREFIX) if k.endswith(".json")]
-        alerts = [Alert.from_json(self.storage.read_bytes(k)) for k in keys]
-        return sorted(alerts, key=lambda a: (a.raised_at, a.day, a.key))
-
-    def frame(self) -> pd.DataFrame:
-        columns = ["raised_at", "day", "level", "source", "message"]
-        rows = [{**asdict(a), "level": a.level.value} for a in self.read()]
-        return pd.DataFrame(rows, columns=columns)
 
 
 def _redacted(url: str) -> str:

@@ -16,7 +16,13 @@ from dagster_gcp import GCSResource
 from pydantic import PrivateAttr
 
 from energy_assets.settings import Settings
-from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage, object_key
+from energy_assets.storage.objects import (
+    GCSStorage,
+    LocalStorage,
+    ObjectNotFound,
+    Storage,
+    object_key,
+)
 
 # Output metadata key naming the column that places a row in a time-window partition.
 PARTITION_COLUMN = "partition_time_column"

@@ -1,23 +1,17 @@
 """The daily pipeline: a schedule fetches the newest published day; automation does the rest."""
 
-import datetime as dt
 from typing import Any
 
 import dagster as dg
 
+from energy_assets import names
+from energy_assets.domain.calendar import published_day
 from energy_assets.settings import Settings
-
-INGEST_SCHEDULE = "daily_ingest_schedule"
-
-
-def published_day(now: dt.datetime, settings: Settings) -> dt.date:
-    """The newest day the source has published at `now`: it ended `delay` days ago."""
-    return now.astimezone(dt.UTC).date() - dt.timedelta(days=1 + settings.publication_delay_days)
 
 
 def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=INGEST_SCHEDULE,
+        name=names.INGEST_SCHEDULE,
         job=ingest_job,
         cron_schedule=settings.ingest_cron,
         execution_timezone="UTC",
@@ -28,7 +22,7 @@ def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDef
     def daily_ingest_schedule(
         context: dg.ScheduleEvaluationContext,
     ) -> dg.RunRequest | dg.SkipReason:
-        day = published_day(context.scheduled_execution_time, settings)
+        day = published_day(context.scheduled_execution_time, settings.publication_delay_days)
         if day < settings.start_date:
             return dg.SkipReason(f"{day} is before ENERGY_START_DATE {settings.start_date}")
         return dg.RunRequest(run_key=f"ingest-{day}", partition_key=day.isoformat())

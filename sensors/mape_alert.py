@@ -1,17 +1,16 @@
 """Classify each newly monitored day, notify on WARN and ALERT, and retune on ALERT."""
 
 import datetime as dt
-from typing import Any
 
 import dagster as dg
 
-from energy_assets.monitoring.alerts import Level, classify, mape_alert
-from energy_assets.monitoring_assets import MONITORING_KEY
+from energy_assets import names
+from energy_assets.domain.monitoring.alerts import Level, classify, mape_alert
 from energy_assets.settings import Settings
-from resources.notifier import AlertLog, Notifier
+from energy_assets.storage.alert_log import AlertLog
+from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
 
-MAPE_ALERT_SENSOR = "mape_alert_sensor"
 BATCH = 500  # materializations read per tick; a long backfill is worked off over several ticks
 
 
@@ -26,19 +25,19 @@ def retune_request(day: str, weeks: dg.WeeklyPartitionsDefinition) -> dg.RunRequ
         # One run per alerted day: the daemon drops a request whose run key already ran.
         run_key=f"retune-{day}",
         partition_key=week,
-        run_config={"ops": {"model_hyperparameters": {"config": study}}},
+        run_config={"ops": {names.HYPERPARAMETERS: {"config": study}}},
         tags={"energy/alert_day": day, "energy/reason": "mape_alert"},
     )
 
 
 def build_mape_alert_sensor(
-    settings: Settings, weeks: dg.WeeklyPartitionsDefinition, retune_job: Any
+    settings: Settings, weeks: dg.WeeklyPartitionsDefinition
 ) -> dg.SensorDefinition:
     warn, alert = settings.mape_warn, settings.mape_alert
 
     @dg.sensor(
-        name=MAPE_ALERT_SENSOR,
-        job=retune_job,
+        name=names.MAPE_ALERT_SENSOR,
+        job_name=names.RETUNE_JOB,
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Each new forecast_monitoring day: pooled MAPE above {warn:.0%} warns, above "
@@ -51,7 +50,7 @@ def build_mape_alert_sensor(
     ) -> dg.SensorResult:
         after = int(context.cursor) if context.cursor else None
         records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=MONITORING_KEY, after_storage_id=after),
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(names.MONITORING), after_storage_id=after),
             limit=BATCH,
             ascending=True,
         ).records

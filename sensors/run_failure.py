@@ -4,11 +4,11 @@ import datetime as dt
 
 import dagster as dg
 
-from energy_assets.monitoring.alerts import Alert, Level
-from resources.notifier import AlertLog, Notifier
+from energy_assets import names
+from energy_assets.domain.monitoring.alerts import Alert, Level
+from energy_assets.storage.alert_log import AlertLog
+from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
-
-RUN_FAILURE_SENSOR = "run_failure_alert_sensor"
 
 
 def run_failure_alert(run: dg.DagsterRun, message: str) -> Alert:
@@ -28,7 +28,7 @@ def run_failure_alert(run: dg.DagsterRun, message: str) -> Alert:
 
 
 @dg.run_failure_sensor(
-    name=RUN_FAILURE_SENSOR,
+    name=names.RUN_FAILURE_SENSOR,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     description="Sends every failed run of this code location to the webhook and alerts log.",

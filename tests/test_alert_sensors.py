@@ -8,18 +8,27 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from energy_assets.automation import AUTOMATION_SENSOR
-from energy_assets.definitions import RETUNE_JOB, build_definitions
-from energy_assets.ingestion import RAW
-from energy_assets.model_assets import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY
-from energy_assets.monitoring.alerts import Level
-from energy_assets.monitoring_assets import DRIFT_KEY, MONITORING_KEY
+from energy_assets.definitions import build_definitions
+from energy_assets.domain.monitoring.alerts import Level
+from energy_assets.names import (
+    AUTOMATION_SENSOR,
+    INGEST_SCHEDULE,
+    MAPE_ALERT_SENSOR,
+    RETUNE_JOB,
+    RUN_FAILURE_SENSOR,
+)
 from energy_assets.settings import Settings, load_settings
-from resources.notifier import AlertLog
-from resources.storage import LocalStorage
-from sensors.ingest_schedule import INGEST_SCHEDULE
-from sensors.mape_alert import MAPE_ALERT_SENSOR
-from sensors.run_failure import RUN_FAILURE_SENSOR
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import LocalStorage
+from tests.asset_keys import (
+    DRIFT_KEY,
+    FEATURES_KEY,
+    MODEL_KEY,
+    MONITORING_KEY,
+    PARAMS_KEY,
+    PREDICTIONS_KEY,
+    RAW,
+)
 from tests.webhook_server import WebhookServer
 
 
@@ -50,7 +59,7 @@ def monitored(instance: dg.DagsterInstance, day: str, mape: float) -> None:
                 "wape": mape * 0.8,
                 "worst_series": "DK1/999",
                 "mape_worst": mape * 3,
-                "model_version": "models:/m/4",
+                "model_uri": "models:/m/4",
             },
         )
     )
@@ -285,7 +294,7 @@ def test_the_retune_request_runs_a_new_study_then_the_weeks_model(
 ) -> None:
     import json
 
-    from energy_assets.model_assets import model_weeks
+    from energy_assets.defs.partitions import Partitions
     from sensors.mape_alert import retune_request
 
     settings = settings_for(tmp_path, training_weeks=3)
@@ -298,7 +307,7 @@ def test_the_retune_request_runs_a_new_study_then_the_weeks_model(
         },
     )
     assert ingest.success
-    request = retune_request("2023-02-08", model_weeks(settings))
+    request = retune_request("2023-02-08", Partitions.from_settings(settings).weeks)
     config = request.run_config
     # The request's study, kept small here: two trials of few rounds.
     config["ops"][PARAMS_KEY.path[-1]]["config"].update(

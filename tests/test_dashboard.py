@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dash_app.app import create_app, render_page, update_accuracy, update_forecast
+from dash_app.app import create_app
+from dash_app.pages import render_page, update_accuracy, update_forecast
 from dash_app.store import DashboardStore
-from energy_assets.monitoring.accuracy import score_series
-from energy_assets.monitoring.alerts import Alert, Level
+from energy_assets.domain.monitoring.accuracy import score_series
+from energy_assets.domain.monitoring.alerts import Alert, Level
+from energy_assets.domain.sources.simulator import SimulatorSource
 from energy_assets.settings import Settings, load_settings
-from energy_assets.sources.simulator import SimulatorSource
-from resources.notifier import AlertLog
-from resources.storage import Storage, storage_from_settings
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import Storage, storage_from_settings
 
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-04")]
 HISTORY = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-01-25", "2023-02-04")]
@@ -34,7 +35,7 @@ def seed(storage: Storage) -> None:
     forecast = forecast.assign(
         p10_kwh=forecast["prediction_kwh"] * 0.9,
         p90_kwh=forecast["prediction_kwh"] * 1.1,
-        model_version="models:/m/2",
+        model_uri="models:/m/2",
     ).drop(columns="consumption_kwh")
     for day in DAYS:
         part = forecast[forecast["datetime_utc"].dt.strftime("%Y-%m-%d") == day]
@@ -139,7 +140,7 @@ def test_predictions_endpoint_returns_the_days_24_hours(client: Any) -> None:
     assert response.status_code == 200
     body = response.get_json()
     assert (body["area"], body["consumer_type"], body["date"]) == ("DK1", 111, DAYS[0])
-    assert len(body["rows"]) == 24 and body["model_version"] == "models:/m/2"
+    assert len(body["rows"]) == 24 and body["model_uri"] == "models:/m/2"
     assert body["rows"][0]["datetime_utc"] == f"{DAYS[0]}T00:00:00+00:00"
     assert all(r["p10_kwh"] <= r["prediction_kwh"] <= r["p90_kwh"] for r in body["rows"])
 

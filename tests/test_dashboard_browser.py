@@ -21,7 +21,7 @@ from dash_app.screenshots import (
     wait_idle,
 )
 from energy_assets.settings import load_settings
-from resources.storage import storage_from_settings
+from energy_assets.storage.objects import storage_from_settings
 from tests.test_dashboard import DAYS, seed
 
 pytestmark = pytest.mark.skipif(

@@ -12,12 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets.forecasting import metrics
-from energy_assets.forecasting.baselines import seasonal_naive
-from energy_assets.forecasting.features import FEATURES, ORIGIN, SCALE, TARGET, build_features
-from energy_assets.forecasting.model import P10, P90, PREDICTION, fit, predict
-from energy_assets.schema import KEYS, TIME, VALUE
-from energy_assets.sources.simulator import SimulatorSource
+from energy_assets.domain.forecasting import metrics
+from energy_assets.domain.forecasting.baselines import seasonal_naive
+from energy_assets.domain.forecasting.features import (
+    FEATURES,
+    ORIGIN,
+    SCALE,
+    TARGET,
+    build_features,
+)
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, fit, predict
+from energy_assets.domain.schema import KEYS, TIME, VALUE
+from energy_assets.domain.sources.simulator import SimulatorSource
 
 D = pd.Timestamp("2023-02-20", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -164,7 +170,7 @@ def test_backtest_command_on_the_real_slice(de35_csv: Path, tmp_path: Path) -> N
 
 @pytest.mark.realdata
 def test_baselines_reproduce_the_reference_figures(de35_parquet: Path) -> None:
-    from energy_assets.sources.files import read_consumption_file
+    from energy_assets.domain.sources.files import read_consumption_file
 
     history = read_consumption_file(de35_parquet)
     days = list(pd.date_range("2023-01-14", "2023-01-23", tz="UTC"))

@@ -11,8 +11,9 @@ import pytest
 from dagster import AssetExecutionContext
 
 from energy_assets.definitions import build_definitions
-from energy_assets.ingestion import CONTRACT, RAW
+from energy_assets.names import CONTRACT
 from energy_assets.settings import load_settings
+from tests.asset_keys import RAW
 
 REPO = Path(__file__).resolve().parents[1]
 RANGE_TAGS = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -97,7 +98,7 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
 @pytest.fixture
 def bad_day_file(tmp_path: Path) -> Path:
     """Five simulated days; 2023-01-04 lacks DK1/111 at 05:00 and has one negative value."""
-    from energy_assets.sources.simulator import SimulatorSource
+    from energy_assets.domain.sources.simulator import SimulatorSource
 
     start = pd.Timestamp("2023-01-01", tz="UTC")
     frame = SimulatorSource().fetch(start, start + pd.Timedelta(days=5))

@@ -19,27 +19,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets import tracking
 from energy_assets.definitions import build_definitions
-from energy_assets.forecasting.features import ORIGIN, build_features
-from energy_assets.forecasting.model import P10, P90, PREDICTION, predict
-from energy_assets.forecasting.tuning import (
+from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.features import ORIGIN, build_features
+from energy_assets.domain.forecasting.gate import gate_verdict
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
+from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
     SearchSpaceError,
     load_search_space,
     tune,
 )
-from energy_assets.ingestion import CONTRACT, RAW
-from energy_assets.model_assets import (
-    FEATURES_KEY,
-    GATE,
-    MODEL_KEY,
-    PARAMS_KEY,
-    PREDICTIONS_KEY,
-    gate_verdict,
-)
-from energy_assets.schema import AREA, CONSUMER_TYPE, TIME, VALUE
+from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
+from energy_assets.names import CONTRACT, GATE
 from energy_assets.settings import Settings, load_settings
+from tests.asset_keys import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY, RAW
 
 RANGE_TAGS = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 # The run tag a partition key becomes. `execute_in_process(partition_key=...)` refuses a
@@ -308,14 +302,14 @@ def test_predictions_use_the_model_of_each_days_week(pipeline: Pipeline) -> None
     meta = materializations(result, PREDICTIONS_KEY)
     assert sorted(meta) == PREDICTED_DAYS
     for values in meta.values():
-        assert values["model_version"] == f"{uris[W1]}, {uris[W2]}"
-        assert values["model_versions_by_day"] == expected
+        assert values["model_uri"] == f"{uris[W1]}, {uris[W2]}"
+        assert values["model_uris_by_day"] == expected
         assert values["rows"] == len(PREDICTED_DAYS) * DAY_ROWS
 
     for day, uri in expected.items():
         frame = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
         assert len(frame) == DAY_ROWS
-        assert set(frame["model_version"]) == {uri}
+        assert set(frame["model_uri"]) == {uri}
         per_series = frame.groupby([AREA, CONSUMER_TYPE])[TIME].agg(["size", "nunique", "min"])
         assert len(per_series) == N_SERIES
         assert (per_series["size"] == 24).all() and (per_series["nunique"] == 24).all()
@@ -353,7 +347,7 @@ def test_a_passing_gate_lets_predictions_run_in_the_same_run(pipeline: Pipeline)
     steps = started_steps(result)
     assert "predictions" in steps
     assert steps.index("forecast_model_promotion_gate") < steps.index("predictions")
-    used = materializations(result, PREDICTIONS_KEY)[W2]["model_version"]
+    used = materializations(result, PREDICTIONS_KEY)[W2]["model_uri"]
     assert used == pipeline.record(W2)["model_uri"]
 
 
@@ -372,12 +366,12 @@ def test_predictions_stay_pinned_when_the_champion_alias_moves(pipeline: Pipelin
     try:
         result = run(pipeline.defs, pipeline.instance, [PREDICTIONS_KEY], partition=day)
         assert result.success, failure_text(result)
-        assert materializations(result, PREDICTIONS_KEY)[day]["model_version"] == (
+        assert materializations(result, PREDICTIONS_KEY)[day]["model_uri"] == (
             f"models:/{pipeline.name}/{second}"
         )
         after = pd.read_parquet(path)
         pd.testing.assert_frame_equal(after, before)
-        assert set(after["model_version"]) == {f"models:/{pipeline.name}/{second}"}
+        assert set(after["model_uri"]) == {f"models:/{pipeline.name}/{second}"}
         assert pipeline.champion() == first  # predicting does not touch the alias
     finally:
         client.set_registered_model_alias(pipeline.name, tracking.CHAMPION, second)
@@ -486,7 +480,10 @@ def test_the_gate_fails_a_useless_model_keeps_the_champion_and_blocks_prediction
                 gate.description
             )
     assert gate.metadata["champion"].value is False
-    assert gate_verdict(record) == (False, gate.metadata["problems"].value)
+    assert gate_verdict(record["validation"], record["forecasts_finite_non_negative"]) == (
+        False,
+        gate.metadata["problems"].value,
+    )
 
     # The version is not champion although its week is later than the champion's.
     assert pipeline.champion() == pipeline.record(W2)["model_version"]
@@ -527,9 +524,9 @@ def verdict_record(
 
 
 def test_gate_verdict_passes_a_model_that_beats_both_baselines() -> None:
-    assert gate_verdict(verdict_record()) == (True, [])
+    assert gate_verdict(**verdict_record()) == (True, [])
     # As stored (JSON) it reads the same.
-    assert gate_verdict(json.loads(json.dumps(verdict_record()))) == (True, [])
+    assert gate_verdict(**json.loads(json.dumps(verdict_record()))) == (True, [])
 
 
 @pytest.mark.parametrize(
@@ -581,8 +578,8 @@ def test_gate_verdict_passes_a_model_that_beats_both_baselines() -> None:
 def test_gate_verdict_names_what_the_model_does_not_beat(
     record: dict[str, Any], problems: list[str]
 ) -> None:
-    assert gate_verdict(record) == (False, problems)
-    assert gate_verdict(json.loads(json.dumps(record))) == (False, problems)
+    assert gate_verdict(**record) == (False, problems)
+    assert gate_verdict(**json.loads(json.dumps(record))) == (False, problems)
 
 
 # --- 4. the study: resume, determinism, search space ---------------------------------------------
@@ -591,7 +588,7 @@ def test_gate_verdict_names_what_the_model_does_not_beat(
 @pytest.fixture(scope="module")
 def tuning_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of two simulated weeks: the first to train on, the second to validate."""
-    from energy_assets.sources.simulator import SimulatorSource
+    from energy_assets.domain.sources.simulator import SimulatorSource
 
     raw = SimulatorSource().fetch(
         pd.Timestamp("2023-01-01", tz="UTC"), pd.Timestamp("2023-01-29", tz="UTC")
@@ -779,11 +776,11 @@ def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Pat
     frames = [pd.read_parquet(f) for f in files]
     assert [len(f) for f in frames] == [DAY_ROWS] * 7
     frame = pd.concat(frames, ignore_index=True)
-    assert set(frame["model_version"]) == {record["model_uri"]}
+    assert set(frame["model_uri"]) == {record["model_uri"]}
     assert not frame[[P10, PREDICTION, P90]].isna().any().any()
     assert ((frame[P10] <= frame[PREDICTION]) & (frame[PREDICTION] <= frame[P90])).all()
     for values in materializations(predictions, PREDICTIONS_KEY).values():
-        assert values["model_version"] == record["model_uri"]
+        assert values["model_uri"] == record["model_uri"]
 
     # Against what was really consumed that week: the right scale, and a band that means it.
     real = pd.read_parquet(str(de35_csv).replace(".csv.gz", "_long.parquet"))

@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets.monitoring.accuracy import (
+from energy_assets.domain.monitoring.accuracy import (
     MonitoringInputError,
     day_summaries,
     day_summary,
     score_series,
 )
-from energy_assets.monitoring.alerts import Alert, Level, classify, mape_alert
-from energy_assets.monitoring.drift import DriftInputError, measure_drift
-from resources.notifier import AlertLog, NotificationError, Notifier
-from resources.storage import GCSStorage, LocalStorage
+from energy_assets.domain.monitoring.alerts import Alert, Level, classify, mape_alert
+from energy_assets.domain.monitoring.drift import DriftInputError, measure_drift
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import GCSStorage, LocalStorage
+from resources.notifier import NotificationError, Notifier
 from tests.webhook_server import WebhookServer
 
 T0 = pd.Timestamp("2023-01-10 00:00", tz="UTC")
@@ -31,7 +32,7 @@ def frames(rows: list[tuple[int, str, int, float, float]]) -> tuple[pd.DataFrame
         }
     )
     actuals = keys.assign(consumption_kwh=[y for *_, y, _ in rows])
-    predictions = keys.assign(prediction_kwh=[f for *_, f in rows], model_version="models:/m/3")
+    predictions = keys.assign(prediction_kwh=[f for *_, f in rows], model_uri="models:/m/3")
     return predictions, actuals
 
 
@@ -57,7 +58,7 @@ def test_per_series_scores_match_hand_computed_values() -> None:
     assert dk2["wape"] == pytest.approx(15 / 50)
     assert dk2["bias"] == pytest.approx(-5 / 50)
     assert (dk2["count"], dk2["mape_hours"]) == (2, 1)
-    assert set(series["model_version"]) == {"models:/m/3"}
+    assert set(series["model_uri"]) == {"models:/m/3"}
 
     summary = day_summary(series.reset_index())
     assert summary["day"] == "2023-01-10"
@@ -67,7 +68,7 @@ def test_per_series_scores_match_hand_computed_values() -> None:
     assert summary["mape_median"] == pytest.approx((0.175 + 0.20) / 2)
     assert (summary["worst_series"], summary["mape_worst"]) == ("DK2/999", pytest.approx(0.2))
     assert (summary["series_scored"], summary["hours_scored"]) == (2, 4)
-    assert summary["model_version"] == "models:/m/3"
+    assert summary["model_uri"] == "models:/m/3"
 
 
 def test_a_series_of_zeros_and_missing_actuals_give_nan_not_errors() -> None:
@@ -90,8 +91,8 @@ def test_days_are_scored_apart_and_keyed_by_date() -> None:
 
 def test_bad_inputs_name_what_is_wrong() -> None:
     predictions, actuals = frames([(0, "DK1", 111, 100.0, 90.0)])
-    with pytest.raises(MonitoringInputError, match=r"predictions lack the columns \['model_v"):
-        score_series(predictions.drop(columns="model_version"), actuals)
+    with pytest.raises(MonitoringInputError, match=r"predictions lack the columns \['model_u"):
+        score_series(predictions.drop(columns="model_uri"), actuals)
     with pytest.raises(MonitoringInputError, match="actuals lack the columns"):
         score_series(predictions, actuals.drop(columns="consumption_kwh"))
     with pytest.raises(MonitoringInputError, match="more than one forecast"):
@@ -119,8 +120,8 @@ def test_drift_flags_a_shifted_column_and_not_an_unshifted_one() -> None:
 
 
 def test_drift_on_real_features_flags_only_the_columns_a_shift_moves(de35_parquet: Path) -> None:
-    from energy_assets.forecasting.features import build_features
-    from energy_assets.sources.files import read_consumption_file
+    from energy_assets.domain.forecasting.features import build_features
+    from energy_assets.domain.sources.files import read_consumption_file
 
     history = read_consumption_file(de35_parquet)
     reference = build_features(history, pd.date_range("2022-12-27", "2023-01-08", tz="UTC"))
@@ -160,7 +161,7 @@ def test_classify_refuses_thresholds_out_of_order() -> None:
 
 def test_alert_round_trips_and_names_the_day_level_and_figures() -> None:
     summary = {"day": "2023-01-18", "mape": 0.15, "wape": 0.1, "worst_series": "DK1/999",
-               "mape_worst": 0.4, "model_version": "models:/m/7"}  # fmt: skip
+               "mape_worst": 0.4, "model_uri": "models:/m/7"}  # fmt: skip
     alert = mape_alert(Level.ALERT, summary, 0.08, 0.12)
     assert alert.key == "2023-01-18_mape_ALERT"
     assert alert.text().startswith("[ALERT] 2023-01-18: pooled MAPE 15.0% is above the alert")

@@ -11,16 +11,22 @@ import pandas as pd
 import pytest
 
 from energy_assets.definitions import build_definitions
-from energy_assets.forecasting.model import DEFAULT_PARAMS
-from energy_assets.ingestion import RAW
-from energy_assets.model_assets import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY
-from energy_assets.monitoring.alerts import Level
-from energy_assets.monitoring_assets import DRIFT_KEY, MONITORING_KEY
+from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
+from energy_assets.domain.monitoring.alerts import Level
+from energy_assets.domain.sources import source_from_settings
+from energy_assets.names import MAPE_ALERT_SENSOR
 from energy_assets.settings import Settings, load_settings
-from energy_assets.sources import source_from_settings
-from resources.notifier import AlertLog
-from resources.storage import LocalStorage
-from sensors.mape_alert import MAPE_ALERT_SENSOR
+from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.objects import LocalStorage
+from tests.asset_keys import (
+    DRIFT_KEY,
+    FEATURES_KEY,
+    MODEL_KEY,
+    MONITORING_KEY,
+    PARAMS_KEY,
+    PREDICTIONS_KEY,
+    RAW,
+)
 from tests.test_model_assets import failure_text, materializations, run
 
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-06")]
@@ -35,7 +41,7 @@ def seeded_storage(base: Path) -> Settings:
     )
     noise = np.random.default_rng(3).lognormal(0.0, 0.05, len(actuals))
     forecasts = actuals.drop(columns="consumption_kwh").assign(
-        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise, model_version="models:/m/1"
+        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise, model_uri="models:/m/1"
     )
     storage = LocalStorage(settings.storage_dir)
     for name, frame in (("raw_consumption", actuals), ("predictions", forecasts)):
@@ -71,7 +77,7 @@ def test_monitoring_backfills_give_the_same_days_in_one_run_or_many_in_any_order
             k: v for k, v in metadata[day].items() if k not in storage_facts
         }
         assert summary["mape"] == pytest.approx(0.04, abs=0.01)  # lognormal sigma 0.05
-        assert summary["model_version"] == "models:/m/1"
+        assert summary["model_uri"] == "models:/m/1"
         assert summary["mape_worst"] >= summary["mape_median"]
 
 
@@ -143,7 +149,7 @@ def test_real_slice_monitoring_drift_and_alerts(de35_csv: Path, tmp_path: Path) 
         summary = summaries[day]
         assert summary["mape"] == pytest.approx(expected_mape[day])
         assert summary["wape"] == pytest.approx((f - y).abs().sum() / y.abs().sum())
-        assert summary["model_version"] == both["model_version"].iloc[0]
+        assert summary["model_uri"] == both["model_uri"].iloc[0]
         assert summary["series_scored"] == 76
     assert 0.03 < np.median(list(expected_mape.values())) < 0.10
 

@@ -16,8 +16,8 @@ import pytest
 from dagster_gcp import GCSResource
 
 from energy_assets.settings import load_settings
+from energy_assets.storage.objects import GCSStorage, LocalStorage, ObjectNotFound, Storage
 from resources.parquet_io_manager import STORAGE_FORMAT, ParquetIOManager, PartitionSplitError
-from resources.storage import GCSStorage, LocalStorage, ObjectNotFound, Storage
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::dagster.BetaWarning", "ignore::dagster.PreviewWarning"

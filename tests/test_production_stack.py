@@ -17,11 +17,16 @@ import pytest
 import requests
 
 from energy_assets.definitions import build_definitions
-from energy_assets.forecasting.model import DEFAULT_PARAMS
-from energy_assets.ingestion import RAW
-from energy_assets.model_assets import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY
-from energy_assets.monitoring_assets import MONITORING_KEY
+from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
 from energy_assets.settings import load_settings
+from tests.asset_keys import (
+    FEATURES_KEY,
+    MODEL_KEY,
+    MONITORING_KEY,
+    PARAMS_KEY,
+    PREDICTIONS_KEY,
+    RAW,
+)
 from tests.loopback import free_port
 from tests.postgres_server import PostgresServer, postgres_bin
 from tests.test_model_assets import failure_text, run

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets import quality
-from energy_assets.sources.simulator import SimulatorSource
+from energy_assets.domain import quality
+from energy_assets.domain.sources.simulator import SimulatorSource
 
 D1 = pd.Timestamp("2023-03-01", tz="UTC")
 DAY = pd.Timedelta(days=1)

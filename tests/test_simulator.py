@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets import quality
-from energy_assets.calendar import LOCAL_TZ
-from energy_assets.schema import SERIES
-from energy_assets.sources.simulator import SimulatorSource
+from energy_assets.domain import quality
+from energy_assets.domain.calendar import LOCAL_TZ
+from energy_assets.domain.schema import SERIES
+from energy_assets.domain.sources.simulator import SimulatorSource
 
 UTC = "UTC"
 

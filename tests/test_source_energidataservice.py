@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import requests
 
-from energy_assets.schema import AREA, COLUMNS, CONSUMER_TYPE, DTYPES, TIME, VALUE
-from energy_assets.sources.base import SourceError
-from energy_assets.sources.energidataservice import ApiResponseError, EnergiDataServiceSource
+from energy_assets.domain.schema import AREA, COLUMNS, CONSUMER_TYPE, DTYPES, TIME, VALUE
+from energy_assets.domain.sources.base import SourceError
+from energy_assets.domain.sources.energidataservice import ApiResponseError, EnergiDataServiceSource
 from tests.http_replay import Fault, ReplayDataset, ReplayServer
 
 pytestmark = [pytest.mark.realdata, pytest.mark.timeout(60)]

@@ -9,9 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from energy_assets.schema import AREA, COLUMNS, CONSUMER_TYPE, DTYPES, TIME, VALUE, DataFormatError
-from energy_assets.sources.base import SourceError
-from energy_assets.sources.files import FileSource, read_consumption_file
+from energy_assets.domain.schema import (
+    AREA,
+    COLUMNS,
+    CONSUMER_TYPE,
+    DTYPES,
+    TIME,
+    VALUE,
+    DataFormatError,
+)
+from energy_assets.domain.sources.base import SourceError
+from energy_assets.domain.sources.files import FileSource, read_consumption_file
 
 HEADER = "HourUTC;HourDK;PriceArea;ConsumerType_DE35;TotalCon"
 FIRST_HOUR = pd.Timestamp("2022-12-21 16:00", tz="UTC")

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import resources.storage as storage_module
+import energy_assets.storage.objects as storage_module
 from energy_assets.settings import load_settings
-from resources.storage import (
+from energy_assets.storage.objects import (
     GCSStorage,
     LocalStorage,
     ObjectNotFound,

@@ -1,0 +1,1 @@
+"""Forecasting: features, hyperparameters, weekly models behind their gate, predictions."""

@@ -1,0 +1,157 @@
+"""`forecast_model`: the week's LightGBM model, registered in MLflow, and its promotion gate."""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from energy_assets import names
+from energy_assets.defs.automation import recent_eager
+from energy_assets.defs.metadata import metadata_values
+from energy_assets.defs.partitions import Partitions, run_window
+from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.gate import gate_verdict
+from energy_assets.domain.forecasting.record import ModelRecord
+from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
+from energy_assets.domain.schema import TIME
+from energy_assets.settings import Settings
+from resources.mlflow_resource import MlflowResource
+from resources.parquet_io_manager import STORAGE_FORMAT
+
+
+def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=names.MODEL,
+        partitions_def=partitions.weeks,
+        ins={
+            "raw": dg.AssetIn(
+                names.RAW,
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-settings.training_weeks, end_offset=-1
+                ),
+            ),
+            "hyperparameters": dg.AssetIn(names.HYPERPARAMETERS),
+        },
+        io_manager_key="parquet_io_manager",
+        metadata={STORAGE_FORMAT: "json"},
+        group_name="forecasting",
+        kinds={"lightgbm", "mlflow"},
+        automation_condition=recent_eager(settings),
+        description="The week's LightGBM model, trained only on data before the week starts.",
+    )
+    def forecast_model(
+        context: dg.AssetExecutionContext,
+        raw: pd.DataFrame,
+        hyperparameters: dict[str, Any],
+        mlflow_tracking: MlflowResource,
+    ) -> dg.Output:
+        week_start, _ = run_window(context)
+        week = context.partition_key
+        newest_needed = week_start - pd.Timedelta(days=settings.validation_days + 1)
+        if raw.empty or raw[TIME].max() < newest_needed:
+            raise dg.Failure(f"week {week}: no raw data in the weeks before {week_start.date()}")
+        trained = train_weekly_model(
+            raw, week_start, settings.validation_days, hyperparameters["params"]
+        )
+        mlflow_tracking.activate()
+        record = register(
+            trained,
+            week=week,
+            week_start=week_start,
+            params=dict(hyperparameters["params"]),
+            registered_model=mlflow_tracking.registered_model,
+            tags={
+                "dagster_run_id": context.run_id,
+                "hyperparameters_study": str(hyperparameters.get("study")),
+            },
+        )
+        context.log.info(f"week {week}: registered {record.model_uri}")
+        return dg.Output(record.to_dict(), metadata=metadata_values(_summary(record)))
+
+    return forecast_model
+
+
+def register(
+    trained: WeeklyModel,
+    *,
+    week: str,
+    week_start: pd.Timestamp,
+    params: dict[str, Any],
+    registered_model: str,
+    tags: dict[str, str],
+) -> ModelRecord:
+    """Log the week's model as an MLflow run and a new registered version; its record."""
+    window = {
+        "train_start": trained.train_start.date(),
+        "train_end": week_start.date(),
+        "valid_start": trained.valid_start.date(),
+    }
+    version = tracking.log_forecast_model(
+        trained.model,
+        registered_model=registered_model,
+        week=week,
+        params=params,
+        tags={**{k: str(v) for k, v in window.items()}, **tags},
+        metrics={
+            f"valid_{forecaster}_{metric}": value
+            for forecaster, scores in trained.validation.items()
+            for metric, value in scores.items()
+        },
+        input_example=trained.input_example,
+    )
+    return ModelRecord(
+        week=week,
+        model_name=version.name,
+        model_version=version.version,
+        model_uri=version.uri,
+        mlflow_run_id=version.run_id,
+        params=params,
+        validation=trained.validation,
+        forecasts_finite_non_negative=trained.forecasts_finite_non_negative,
+        **window,
+    )
+
+
+def _summary(record: ModelRecord) -> dict[str, Any]:
+    """What the Dagster UI shows of a model version."""
+    validation = record.validation
+    return {
+        "model_uri": record.model_uri,
+        "model_version": int(record.model_version),
+        "valid_wape": validation["model"]["wape"],
+        "valid_mape_median": validation["model"]["mape_median"],
+        "naive_24h_wape": validation["naive_24h"]["wape"],
+        "naive_168h_wape": validation["naive_168h"]["wape"],
+        "train_window": record.training_window,
+    }
+
+
+def build_promotion_gate(partitions: Partitions) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=names.MODEL,
+        name=names.GATE,
+        blocking=True,
+        partitions_def=partitions.weeks,
+        description="Beats both seasonal-naive baselines on its validation window (WAPE and median "
+        "MAPE) and forecasts finite, non-negative values; a pass makes the version champion.",
+    )
+    def promotion_gate(
+        context: dg.AssetCheckExecutionContext,
+        forecast_model: dict[str, Any],
+        mlflow_tracking: MlflowResource,
+    ) -> dg.AssetCheckResult:
+        [stored] = forecast_model.values()
+        record = ModelRecord.from_dict(stored)
+        passed, problems = gate_verdict(record.validation, record.forecasts_finite_non_negative)
+        mlflow_tracking.activate()
+        tracking.record_gate(record.model_name, record.model_version, passed)
+        promoted = passed and tracking.promote(record.model_name, record.model_version, record.week)
+        return dg.AssetCheckResult(
+            passed=passed,
+            description="; ".join(problems) if problems else f"{record.model_uri} may serve",
+            metadata=metadata_values(
+                {"model_uri": record.model_uri, "champion": promoted, "problems": problems}
+            ),
+        )
+
+    return promotion_gate

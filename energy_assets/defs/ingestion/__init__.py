@@ -1,0 +1,1 @@
+"""Ingestion: raw consumption, its data contract, the ingest job and schedule."""

@@ -1,0 +1,1 @@
+"""Monitoring: accuracy of served forecasts, feature drift, and the alerts they raise."""

@@ -1,0 +1,21 @@
+"""Monitoring: accuracy and drift of the served days, and the sensor that alerts and retunes."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from energy_assets.defs.monitoring.accuracy import build_forecast_monitoring
+from energy_assets.defs.monitoring.drift import build_feature_drift
+from energy_assets.defs.partitions import Partitions
+from energy_assets.settings import Settings
+from sensors.mape_alert import build_mape_alert_sensor
+
+
+def build_monitoring_definitions(settings: Settings, partitions: Partitions) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            build_forecast_monitoring(settings, partitions),
+            build_feature_drift(settings, partitions),
+        ],
+        sensors=[build_mape_alert_sensor(settings, partitions.weeks)],
+    )

@@ -1,0 +1,278 @@
+"""Features for direct day-ahead forecasts.
+
+A forecast made at an origin (an hour start; 00:00 UTC for the daily forecast of a UTC day)
+covers the 24 hours that follow it. Every feature reads only hours before the origin: lags of
+24 h and more of the target hour, and statistics of the hours before the origin. Values are
+divided by each series' mean over the 168 hours before the origin (`scale`), so one global model
+serves series whose levels differ by three orders of magnitude; the model predicts the ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.domain.calendar import LOCAL_TZ, is_christmas_lull, is_holiday, utc_days
+from energy_assets.domain.forecasting.grid import HOUR, HourlyGrid, columns_at, to_grid
+from energy_assets.domain.schema import AREA, AREAS, CONSUMER_TYPE, SERIES, TIME, VALUE
+
+DAY = pd.Timedelta(days=1)
+HORIZON = 24
+LOOKBACK = pd.Timedelta(hours=336 + HORIZON)  # the longest lag from the last hour of a horizon
+LOOKBACK_DAYS = math.ceil(LOOKBACK / DAY)  # whole days of raw data before a forecast day
+LAGS = (24, 48, 72, 168, 336)
+
+ORIGIN = "origin"
+SCALE = "scale"
+TARGET = "target_ratio"
+CATEGORICAL = ["series_id", "area_id", "consumer_type"]
+NUMERIC = [
+    *(f"r_lag{k}" for k in LAGS),
+    "r_same_hour_mean7",
+    "r_same_hour_min7",
+    "r_same_hour_max7",
+    "r_mean_24h",
+    "r_mean_48h",
+    "r_max_24h",
+    "r_min_24h",
+    "r_last_1h",
+    "r_last_6h",
+    "r_lag24_of_24h",
+    "r_lag168_of_24h",
+    "a_lag24",
+    "a_lag168",
+    "a_mean_24h",
+    "a_last_6h",
+    "log_scale",
+    "horizon",
+    "hour_local",
+    "dow_local",
+    "is_holiday",
+    "is_rest_day",
+    "rest_lag24",
+    "rest_lag168",
+    "christmas",
+]
+FEATURES = CATEGORICAL + NUMERIC
+OUTPUT_COLUMNS = [ORIGIN, TIME, AREA, *[f for f in FEATURES if f != AREA], SCALE, VALUE, TARGET]
+
+
+def _ratio(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale > 0, values / scale, np.nan)
+
+
+class _Trailing:
+    """Means over [origin - k, origin) of each row of a (rows x hours) matrix, NaN-aware."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        known = np.isfinite(values)
+        zeros = np.zeros((values.shape[0], 1))
+        self.sums = np.hstack([zeros, np.cumsum(np.where(known, values, 0.0), axis=1)])
+        self.counts = np.hstack([zeros, np.cumsum(known, axis=1)])
+
+    def mean(self, origin_pos: np.ndarray, hours: int, end_offset: int = 0) -> np.ndarray:
+        hi = np.clip(origin_pos - end_offset, 0, self.sums.shape[1] - 1)
+        lo = np.clip(origin_pos - end_offset - hours, 0, self.sums.shape[1] - 1)
+        count = self.counts[:, hi] - self.counts[:, lo]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(count > 0, (self.sums[:, hi] - self.sums[:, lo]) / count, np.nan)
+
+
+def _rest_days(local_dates: pd.Index) -> np.ndarray:
+    weekday = np.fromiter((d.weekday() for d in local_dates), dtype="int64", count=len(local_dates))
+    return (weekday >= 5) | is_holiday(local_dates)
+
+
+def daily_origins(days: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """00:00 UTC of each day, sorted and unique."""
+    return pd.DatetimeIndex(sorted({pd.Timestamp(d).tz_convert("UTC").floor("D") for d in days}))
+
+
+def build_features(
+    history: pd.DataFrame, days: Sequence[pd.Timestamp] | pd.DatetimeIndex
+) -> pd.DataFrame:
+    """Features of the daily forecasts of the given UTC days (origin 00:00 of each day)."""
+    return build_origin_features(history, daily_origins(days))
+
+
+def raw_days_for(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The UTC days of raw data that the features of the days in [start, end) read."""
+    return utc_days(start - pd.Timedelta(days=LOOKBACK_DAYS), end)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where each forecast row sits before the series axis is added: one row per (origin, hour
+    of its horizon), as positions on the hourly grid."""
+
+    origins: pd.DatetimeIndex
+    origin_hour: np.ndarray  # (origins,) grid position of each origin
+    origin_index: np.ndarray  # (rows,) the origin a row belongs to
+    horizon: np.ndarray  # (rows,) hours from the origin to the row's hour
+    target_hour: np.ndarray  # (rows,) grid position of the row's hour
+    times: pd.DatetimeIndex  # (rows,) UTC start of the row's hour
+
+    @classmethod
+    def layout(cls, grid: HourlyGrid, origins: pd.DatetimeIndex) -> _Rows:
+        origin_hour = grid.index_of(origins)
+        horizon = np.tile(np.arange(HORIZON), len(origins))
+        origin_index = np.repeat(np.arange(len(origins)), HORIZON)
+        return cls(
+            origins=origins,
+            origin_hour=origin_hour,
+            origin_index=origin_index,
+            horizon=horizon,
+            target_hour=origin_hour[origin_index] + horizon,
+            times=origins[origin_index] + pd.to_timedelta(horizon, unit="h"),
+        )
+
+    def per_row(self, per_origin: np.ndarray) -> np.ndarray:
+        """Spread a (series, origins) statistic over the rows of each origin."""
+        return per_origin[:, self.origin_index]
+
+
+def build_origin_features(history: pd.DataFrame, origins: pd.DatetimeIndex) -> pd.DataFrame:
+    """One row per (origin, hour of its horizon, series): features, `scale` and the target.
+
+    `history` is canonical long data. Rows are ordered by origin, then canonical order.
+    """
+    if len(origins) == 0:
+        raise ValueError("no origins to build features for")
+    origins = pd.DatetimeIndex(origins).tz_convert("UTC")
+    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + HORIZON * HOUR, SERIES)
+    rows = _Rows.layout(grid, origins)
+    columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
+    return _frame(columns, _calendar_columns(rows), rows, grid.series)
+
+
+def _nan_max(stack: np.ndarray) -> np.ndarray:
+    """Maximum over the first axis, ignoring NaN; NaN where every value is missing."""
+    with np.errstate(invalid="ignore"):
+        out = np.max(np.where(np.isnan(stack), -np.inf, stack), axis=0)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _nan_min(stack: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        out = np.min(np.where(np.isnan(stack), np.inf, stack), axis=0)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _before_origin(grid: HourlyGrid, origin_hour: np.ndarray) -> dict[str, np.ndarray]:
+    """(series, origins) statistics of the hours before each origin, and the series' scale:
+    its mean of the last week, or of the last day where the week is unknown."""
+    trailing = _Trailing(grid.values)
+    mean_24h = trailing.mean(origin_hour, 24)
+    mean_168h = trailing.mean(origin_hour, 168)
+    last_day = np.stack([grid.at(origin_hour - k) for k in range(1, 25)])  # (24, S, O)
+    return {
+        SCALE: np.where(np.isfinite(mean_168h), mean_168h, mean_24h),
+        "mean_24h": mean_24h,
+        "mean_48h": trailing.mean(origin_hour, 48),
+        "max_24h": _nan_max(last_day),
+        "min_24h": _nan_min(last_day),
+        "last_1h": last_day[0],
+        "last_6h": trailing.mean(origin_hour, 6),
+        "mean_week_ago": trailing.mean(origin_hour, 24, end_offset=144),
+    }
+
+
+def _same_hour_last_week(grid: HourlyGrid, target_hour: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, minimum and maximum of the target hour on each of the seven days before."""
+    same_hour = np.stack([grid.at(target_hour - 24 * k) for k in range(1, 8)])
+    known = np.isfinite(same_hour).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(known > 0, np.nansum(same_hour, axis=0) / known, np.nan)
+    return {"mean": mean, "min": _nan_min(same_hour), "max": _nan_max(same_hour)}
+
+
+def _series_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
+    """Each series' values relative to its scale: lags, recent statistics, and the target."""
+    at_origin = _before_origin(grid, rows.origin_hour)
+    before = {name: rows.per_row(values) for name, values in at_origin.items()}
+    scale = before[SCALE]
+    lags = {k: grid.at(rows.target_hour - k) for k in LAGS}
+    same_hour = _same_hour_last_week(grid, rows.target_hour)
+    target = grid.at(rows.target_hour)
+    recent = ("mean_24h", "mean_48h", "max_24h", "min_24h", "last_1h", "last_6h")
+    return {
+        **{f"r_lag{k}": _ratio(values, scale) for k, values in lags.items()},
+        **{f"r_same_hour_{s}7": _ratio(same_hour[s], scale) for s in ("mean", "min", "max")},
+        **{f"r_{name}": _ratio(before[name], scale) for name in recent},
+        "r_lag24_of_24h": _ratio(lags[24], before["mean_24h"]),
+        "r_lag168_of_24h": _ratio(lags[168], before["mean_week_ago"]),
+        "log_scale": np.log10(np.where(scale > 0, scale, np.nan)),
+        SCALE: scale,
+        VALUE: target,
+        TARGET: _ratio(target, scale),
+    }
+
+
+def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
+    """Area totals relative to their own scale, given to every series of the area: they carry
+    shocks common to an area (a cold spell, a holiday)."""
+    area_of_series = _area_of(grid.series)
+    totals = np.stack([grid.values[area_of_series == i].sum(axis=0) for i in range(len(AREAS))])
+    trailing = _Trailing(totals)
+    area_scale = rows.per_row(trailing.mean(rows.origin_hour, 168))
+
+    def relative(values: np.ndarray) -> np.ndarray:
+        return _ratio(values, area_scale)[area_of_series]
+
+    return {
+        "a_lag24": relative(columns_at(totals, rows.target_hour - 24)),
+        "a_lag168": relative(columns_at(totals, rows.target_hour - 168)),
+        "a_mean_24h": relative(rows.per_row(trailing.mean(rows.origin_hour, 24))),
+        "a_last_6h": relative(rows.per_row(trailing.mean(rows.origin_hour, 6))),
+    }
+
+
+def _area_of(series: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """Index in AREAS of each series' area."""
+    return np.array([AREAS.index(area) for area, _ in series])
+
+
+def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
+    """Danish local calendar of each row's hour, and of the same hour a day and a week before."""
+    local = rows.times.tz_convert(LOCAL_TZ)
+    local_dates = pd.Index(local.date)
+
+    def rest_day_before(hours: int) -> np.ndarray:
+        return _rest_days(pd.Index((rows.times - hours * HOUR).tz_convert(LOCAL_TZ).date))
+
+    return {
+        "horizon": rows.horizon,
+        "hour_local": local.hour.to_numpy(),
+        "dow_local": local.dayofweek.to_numpy(),
+        "is_holiday": is_holiday(local_dates),
+        "is_rest_day": _rest_days(local_dates),
+        "rest_lag24": rest_day_before(24),
+        "rest_lag168": rest_day_before(168),
+        "christmas": is_christmas_lull(local_dates),
+    }
+
+
+def _frame(
+    columns: dict[str, np.ndarray],
+    calendar: dict[str, np.ndarray],
+    rows: _Rows,
+    series: tuple[tuple[str, int], ...],
+) -> pd.DataFrame:
+    """(series, rows) columns and per-row calendar columns as one frame, ordered by origin,
+    hour, then series (canonical order within an origin)."""
+    n_series, n_rows = len(series), len(rows.times)
+    frame = pd.DataFrame({name: values.T.ravel() for name, values in columns.items()})
+    frame[ORIGIN] = np.repeat(rows.origins[rows.origin_index], n_series)
+    frame[TIME] = np.repeat(rows.times, n_series)
+    frame[AREA] = pd.array(np.tile([a for a, _ in series], n_rows), dtype="string")
+    frame[CONSUMER_TYPE] = np.tile([c for _, c in series], n_rows).astype("int64")
+    frame["series_id"] = np.tile(np.arange(n_series), n_rows)
+    frame["area_id"] = np.tile(_area_of(series), n_rows)
+    for name, values in calendar.items():
+        frame[name] = np.repeat(values.astype("int64"), n_series)
+    return frame[OUTPUT_COLUMNS]

@@ -1,0 +1,125 @@
+"""Accuracy of served forecasts once the actuals of their day are known. Pure pandas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.domain.forecasting.model import MODEL_URI, PREDICTION
+from energy_assets.domain.schema import AREA, CONSUMER_TYPE, KEYS, SERIES_KEYS, TIME, VALUE
+
+DAY = "day"
+SERIES_COLUMNS = [
+    DAY,
+    AREA,
+    CONSUMER_TYPE,
+    "mape",
+    "wape",
+    "bias",
+    "count",
+    "mape_hours",
+    "actual_kwh",
+    "abs_error_kwh",
+    "error_kwh",
+    MODEL_URI,
+]
+_SUMS = {"abs_error_kwh", "error_kwh", "actual_kwh", "ape_sum", "mape_hours", "count"}
+
+
+class MonitoringInputError(ValueError):
+    """Predictions or actuals cannot be scored; the message names what is wrong."""
+
+
+def _require(name: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MonitoringInputError(f"{name} lack the columns {missing}")
+
+
+def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
+    """Per UTC day and series: MAPE, WAPE, bias and the number of scored hours.
+
+    An hour is scored where both a forecast and an actual exist. MAPE skips zero actuals; WAPE
+    and bias divide by the summed absolute actuals, and are NaN when those are zero.
+    """
+    _require("predictions", predictions, [*KEYS, PREDICTION, MODEL_URI])
+    _require("actuals", actuals, [*KEYS, VALUE])
+    if predictions.duplicated(KEYS).any():
+        raise MonitoringInputError("predictions hold more than one forecast for an hour and series")
+    both = predictions[[*KEYS, PREDICTION, MODEL_URI]].merge(
+        actuals[[*KEYS, VALUE]].drop_duplicates(KEYS, keep="last"), on=KEYS, how="left"
+    )
+    y = both[VALUE].to_numpy(dtype="float64")
+    f = both[PREDICTION].to_numpy(dtype="float64")
+    scored = np.isfinite(y) & np.isfinite(f)
+    nonzero = scored & (y != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ape = np.where(nonzero, np.abs(f - y) / np.abs(y), 0.0)
+    parts = pd.DataFrame(
+        {
+            DAY: both[TIME].dt.floor("D"),
+            AREA: both[AREA],
+            CONSUMER_TYPE: both[CONSUMER_TYPE],
+            "abs_error_kwh": np.where(scored, np.abs(f - y), 0.0),
+            "error_kwh": np.where(scored, f - y, 0.0),
+            "actual_kwh": np.where(scored, np.abs(y), 0.0),
+            "ape_sum": ape,
+            "mape_hours": nonzero.astype("int64"),
+            "count": scored.astype("int64"),
+        }
+    )
+    grouped = parts.groupby([DAY, *SERIES_KEYS], sort=True, observed=True)
+    out = grouped[sorted(_SUMS)].sum()
+    # A day's forecasts come from one model version; a mixed day lists every version's URI.
+    versions = both.assign(**{DAY: parts[DAY]}).groupby([DAY, *SERIES_KEYS], observed=True)
+    out[MODEL_URI] = versions[MODEL_URI].agg(lambda v: ", ".join(sorted(set(v))))
+    out = _ratios(out.reset_index())
+    out[AREA] = out[AREA].astype("string")
+    out[CONSUMER_TYPE] = out[CONSUMER_TYPE].astype("int64")
+    return out[SERIES_COLUMNS]
+
+
+def _ratios(sums: pd.DataFrame) -> pd.DataFrame:
+    actual = sums["actual_kwh"].to_numpy(dtype="float64")
+    hours = sums["mape_hours"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sums.assign(
+            mape=np.where(hours > 0, sums["ape_sum"] / hours, np.nan),
+            wape=np.where(actual > 0, sums["abs_error_kwh"] / actual, np.nan),
+            bias=np.where(actual > 0, sums["error_kwh"] / actual, np.nan),
+        )
+
+
+def day_summary(series: pd.DataFrame) -> dict[str, Any]:
+    """Aggregates of one day's per-series scores: pooled WAPE, MAPE and bias over every scored
+    hour, the median and worst series MAPE, coverage and the model URI."""
+    if series[DAY].nunique() != 1:
+        raise MonitoringInputError(f"expected one day, got {series[DAY].nunique()}")
+    hours = int(series["mape_hours"].sum())
+    actual = float(series["actual_kwh"].sum())
+    ape_sum = float((series["mape"].fillna(0) * series["mape_hours"]).sum())
+    scored = series.dropna(subset=["mape"])
+    worst = scored.loc[scored["mape"].idxmax()] if not scored.empty else None
+    versions = sorted({v for text in series[MODEL_URI] for v in str(text).split(", ")})
+    return {
+        "day": str(pd.Timestamp(series[DAY].iloc[0]).date()),
+        "mape": ape_sum / hours if hours else float("nan"),
+        "wape": float(series["abs_error_kwh"].sum()) / actual if actual > 0 else float("nan"),
+        "bias": float(series["error_kwh"].sum()) / actual if actual > 0 else float("nan"),
+        "mape_median": float(scored["mape"].median()) if not scored.empty else float("nan"),
+        "mape_worst": float(worst["mape"]) if worst is not None else float("nan"),
+        "worst_series": f"{worst[AREA]}/{int(worst[CONSUMER_TYPE])}" if worst is not None else "",
+        "series_scored": int((series["count"] > 0).sum()),
+        "hours_scored": int(series["count"].sum()),
+        MODEL_URI: ", ".join(versions),
+    }
+
+
+def day_summaries(series: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """`day_summary` of every day in a multi-day per-series frame, keyed by ISO date."""
+    return {
+        str(pd.Timestamp(str(day)).date()): day_summary(group)
+        for day, group in series.groupby(DAY, sort=True)
+    }

@@ -1,0 +1,40 @@
+"""Consumption sources behind one interface, picked by `ENERGY_SOURCE`."""
+
+from __future__ import annotations
+
+from energy_assets.domain.sources.base import ConsumptionSource, SourceError
+from energy_assets.domain.sources.energidataservice import EnergiDataServiceSource
+from energy_assets.domain.sources.files import FileSource
+from energy_assets.domain.sources.simulator import SimulatorSource
+from energy_assets.settings import Settings, SourceKind
+
+__all__ = [
+    "ConsumptionSource",
+    "EnergiDataServiceSource",
+    "FileSource",
+    "SimulatorSource",
+    "SourceError",
+    "source_from_settings",
+]
+
+
+def source_from_settings(settings: Settings) -> ConsumptionSource:
+    if settings.source is SourceKind.FILE:
+        assert settings.file is not None  # enforced by Settings
+        return FileSource(settings.file)
+    if settings.source is SourceKind.ENERGIDATASERVICE:
+        return EnergiDataServiceSource(
+            base_url=settings.api_base_url,
+            dataset=settings.api_dataset,
+            columns=settings.api_columns,
+            page_size=settings.api_page_size,
+            timeout_seconds=settings.api_timeout_seconds,
+            max_retries=settings.api_max_retries,
+            backoff_seconds=settings.api_backoff_seconds,
+        )
+    return SimulatorSource(
+        seed=settings.simulator_seed,
+        anomaly_rate=settings.simulator_anomaly_rate,
+        regime_change_date=settings.simulator_regime_change_date,
+        regime_change_factor=settings.simulator_regime_change_factor,
+    )

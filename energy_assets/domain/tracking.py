@@ -1,0 +1,196 @@
+"""MLflow tracking and registry for forecast models (no Dagster imports).
+
+A registered version holds the point model in MLflow's LightGBM flavour; the P10/P90 boosters are
+text artifacts of the same run. Loading goes through an explicit version (`models:/name/3`), never
+an alias or "latest", so a prediction always uses the model its record names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from energy_assets.domain.forecasting.model import ForecastModel
+
+CHAMPION = "champion"
+WEEK_TAG = "week"
+GATE_TAG = "promotion_gate"
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def configure(tracking_uri: str, experiment: str, artifact_root: str | None = None) -> str:
+    """Point MLflow at the tracking store and make `experiment` current; returns its id."""
+    import mlflow
+
+    # Progress bars of artifact downloads would fill every run log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = (
+        found.experiment_id
+        if found
+        else client.create_experiment(experiment, artifact_location=artifact_root)
+    )
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return str(experiment_id)
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in params.items()}
+
+
+def importance_figure(importance: pd.Series) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = importance.head(25)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.barh(list(top.index), top.to_numpy(dtype="float64"))
+    ax.set_xlabel("total gain")
+    ax.set_title("Feature importance")
+    fig.tight_layout()
+    return fig
+
+
+def log_forecast_model(
+    model: ForecastModel,
+    *,
+    registered_model: str,
+    week: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    metrics: Mapping[str, float],
+    input_example: pd.DataFrame,
+) -> ModelVersion:
+    """Log a weekly model as an MLflow run; register it as a new version tagged with its week."""
+    import matplotlib.pyplot as plt
+    import mlflow
+    import mlflow.lightgbm
+
+    with mlflow.start_run(run_name=f"forecast_model {week}") as run:
+        mlflow.set_tags({**tags, WEEK_TAG: week})
+        mlflow.log_params(_plain(params))
+        mlflow.log_metrics(dict(metrics))
+        importance = model.feature_importance()
+        fig = importance_figure(importance)
+        mlflow.log_figure(fig, "feature_importance.png")
+        plt.close(fig)
+        mlflow.log_dict(
+            {str(k): float(v) for k, v in importance.items()}, "feature_importance.json"
+        )
+        for alpha, booster in model.quantiles.items():
+            mlflow.log_text(booster.model_to_string(), f"quantiles/{alpha:g}.txt")
+        with warnings.catch_warnings():
+            # The integer columns are identity and calendar codes, never missing; MLflow's hint
+            # about integer columns holding NaN does not apply.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            info = mlflow.lightgbm.log_model(
+                model.point,
+                name="model",
+                input_example=input_example,
+                registered_model_name=registered_model,
+            )
+        version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(registered_model, version, WEEK_TAG, week)
+    return ModelVersion(registered_model, version, run.info.run_id)
+
+
+def parse_version_uri(uri: str) -> tuple[str, str]:
+    match = _VERSION_URI.match(uri)
+    if not match:
+        raise ValueError(
+            f"{uri!r} is not a pinned model version; expected models:/<name>/<version number>"
+        )
+    return match["name"], match["version"]
+
+
+@lru_cache(maxsize=32)
+def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
+    """The model of one explicit registered version, with its quantile boosters."""
+    import lightgbm as lgb
+    import mlflow
+    import mlflow.lightgbm
+
+    name, version = parse_version_uri(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient()
+    run_id = client.get_model_version(name, version).run_id
+    if run_id is None:
+        raise ValueError(f"{uri}: the model version names no MLflow run")
+    point = mlflow.lightgbm.load_model(uri)
+    quantiles = {}
+    for artifact in client.list_artifacts(run_id, "quantiles"):
+        alpha = float(artifact.path.rsplit("/", 1)[-1].removesuffix(".txt"))
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact.path}")
+        quantiles[alpha] = lgb.Booster(model_str=text)
+    return ForecastModel(point=point, quantiles=quantiles)
+
+
+def record_gate(registered_model: str, version: str, passed: bool) -> None:
+    """Keep the promotion gate's verdict on the version, where every later run can see it."""
+    import mlflow
+
+    mlflow.MlflowClient().set_model_version_tag(
+        registered_model, version, GATE_TAG, "passed" if passed else "failed"
+    )
+
+
+def gate_status(uri: str, tracking_uri: str) -> str | None:
+    """'passed', 'failed', or None when the gate never judged this version."""
+    import mlflow
+
+    name, version = parse_version_uri(uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    tags = mlflow.MlflowClient().get_model_version(name, version).tags or {}
+    return tags.get(GATE_TAG)
+
+
+def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
+    """`models:/<name>/<version>` of the version holding the champion alias, or None."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        version = client.get_model_version_by_alias(registered_model, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return f"models:/{registered_model}/{version.version}"
+
+
+def promote(registered_model: str, version: str, week: str) -> bool:
+    """Give `version` the champion alias unless the champion is of a later week."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    try:
+        current = client.get_model_version_by_alias(registered_model, CHAMPION)
+        current_week = (current.tags or {}).get(WEEK_TAG, "")
+        if current_week > week:
+            return False
+    except mlflow.exceptions.MlflowException:
+        pass  # no champion yet
+    client.set_registered_model_alias(registered_model, CHAMPION, version)
+    return True

@@ -1,0 +1,32 @@
+"""Names of the assets, checks, jobs, sensors and schedules, each written once.
+
+Plain strings with no Dagster import, so the dashboard, the demo, the benchmarks and the sensors
+share them with the definitions. An asset's name is also its folder in storage.
+"""
+
+from __future__ import annotations
+
+# Assets, in the order data flows through them.
+RAW = "raw_consumption"
+FEATURES = "consumption_features"
+HYPERPARAMETERS = "model_hyperparameters"
+MODEL = "forecast_model"
+PREDICTIONS = "predictions"
+MONITORING = "forecast_monitoring"
+DRIFT = "feature_drift"
+ASSETS = (RAW, FEATURES, HYPERPARAMETERS, MODEL, PREDICTIONS, MONITORING, DRIFT)
+
+# Blocking asset checks.
+CONTRACT = "data_contract"
+GATE = "promotion_gate"
+
+# Jobs, sensors and schedules.
+INGEST_JOB = "ingest_job"
+RETUNE_JOB = "retune_job"
+INGEST_SCHEDULE = "daily_ingest_schedule"
+AUTOMATION_SENSOR = "daily_pipeline_automation"
+MAPE_ALERT_SENSOR = "mape_alert_sensor"
+RUN_FAILURE_SENSOR = "run_failure_alert_sensor"
+
+# Storage folder of the append-only alerts log (not an asset).
+ALERTS = "alerts"
