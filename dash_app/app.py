@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, Response, jsonify, request
 
 from dash_app import pages, views
@@ -40,6 +40,15 @@ def _add_callbacks(app: Dash, store: DashboardStore) -> None:
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def _page(pathname: str | None) -> html.Div:
         return pages.render_page(store, pathname)
+
+    @app.callback(
+        Output("forecast-type", "options"),
+        Output("forecast-type", "value"),
+        Input("forecast-area", "value"),
+        State("forecast-type", "value"),
+    )
+    def _series(area: str | None, current: Any) -> tuple[Any, ...]:
+        return pages.update_series_options(store, area, current)
 
     @app.callback(
         Output("forecast-graph", "figure"),

@@ -17,7 +17,8 @@ from dash.dash_table.DataTable import DataTable
 from dash_app import figures, views
 from dash_app.store import DashboardStore
 from energy_assets import names
-from energy_assets.domain.schema import AREAS, CONSUMER_TYPES, consumer_type_label
+from energy_assets.domain.schema import AREA, AREAS, key_label
+from energy_assets.domain.series import SeriesSet
 
 BANNER = {
     "background": "#fef3c7",
@@ -30,24 +31,43 @@ HIDDEN = {"display": "none"}
 ALERT_COLUMNS = ("raised_at", "level", "day", "message")
 
 
+def series_options(series: SeriesSet | None, area: str | None) -> list[dict[str, Any]]:
+    """The forecast page's second selector: the series of an area, named by their other keys."""
+    if series is None:
+        return []
+    others = [i for i, k in enumerate(series.keys) if k != AREA]
+    area_at = series.keys.index(AREA)
+    options = []
+    for row in series.values:
+        if row[area_at] == area:
+            value = "/".join(str(row[i]) for i in others)
+            label = " · ".join(key_label(series.keys[i], row[i]) for i in others)
+            options.append({"label": label, "value": value})
+    return options
+
+
 def forecast_page(store: DashboardStore) -> html.Div:
     days = store.partitions(names.PREDICTIONS)
     newest = days[-1] if days else None
+    series = views.stored_series(store)
+    areas = sorted(set(series.areas())) if series is not None else list(AREAS)
+    area = areas[0] if areas else None
+    options = series_options(series, area)
     return html.Div(
         [
             html.H2("Forecast"),
             html.Div(
                 [
                     dcc.Dropdown(
-                        [{"label": a, "value": a} for a in AREAS],
-                        "DK1",
+                        [{"label": a, "value": a} for a in areas],
+                        area,
                         id="forecast-area",
                         clearable=False,
                         style={"width": "140px"},
                     ),
                     dcc.Dropdown(
-                        [{"label": consumer_type_label(c), "value": c} for c in CONSUMER_TYPES],
-                        111,
+                        options,
+                        options[0]["value"] if options else None,
                         id="forecast-type",
                         clearable=False,
                         style={"width": "260px"},
@@ -200,18 +220,29 @@ def render_page(store: DashboardStore, pathname: str | None) -> html.Div:
     return page.render(store)
 
 
+def update_series_options(
+    store: DashboardStore, area: str | None, current: Any
+) -> tuple[list[dict[str, Any]], Any]:
+    """The series selector's options for an area, keeping the chosen series where it exists."""
+    options = series_options(views.stored_series(store), area)
+    values = [o["value"] for o in options]
+    keep = str(current) if current is not None and str(current) in values else None
+    return options, keep or (values[0] if values else None)
+
+
 def update_forecast(
-    store: DashboardStore, area: str, code: int, day: str | None
+    store: DashboardStore, area: str | None, rest: Any, day: str | None
 ) -> tuple[go.Figure, str, Any, dict[str, str]]:
     """Figure, model-version line, banner content and banner style of the forecast page."""
-    if not day:
+    series = views.stored_series(store)
+    if not day or series is None:
         return go.Figure(), "", "No forecasts are stored yet.", BANNER
     try:
-        area, code = views.parse_series(area, code)
-        view = views.forecast_view(store, area, code, dt.date.fromisoformat(day[:10]))
+        chosen = views.parse_series(views.series_args(area, rest, series), series)
+        view = views.forecast_view(store, chosen, dt.date.fromisoformat(day[:10]))
     except (views.BadRequest, ValueError) as exc:
         return go.Figure(), "", str(exc), BANNER
-    title = f"{area} · {consumer_type_label(code)} · {day[:10]}"
+    title = f"{views.series_title(chosen)} · {day[:10]}"
     figure = figures.forecast_figure(view.actuals, view.forecast, title)
     version = f"Model version: {view.model_uri}" if view.model_uri else ""
     if view.problems:

@@ -4,6 +4,7 @@ callbacks and the JSON endpoints share them and tests call them directly."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,16 @@ from energy_assets.domain import quality, tracking
 from energy_assets.domain.calendar import published_day
 from energy_assets.domain.forecasting.model import MODEL_URI
 from energy_assets.domain.monitoring.accuracy import day_summaries
-from energy_assets.domain.schema import AREAS, CONSUMER_TYPES
+from energy_assets.domain.schema import (
+    AREA,
+    AREAS,
+    KEY_COLUMNS,
+    SERIES,
+    TIME,
+    key_label,
+    series_labels,
+)
+from energy_assets.domain.series import SeriesSet
 
 HISTORY_DAYS = 7
 PING_SECONDS = 5.0  # the health endpoint answers within seconds even when GCS does not
@@ -42,26 +52,54 @@ def _day(value: str | None, name: str = "date") -> dt.date:
         raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
-def parse_series(area: str | None, consumer_type: str | int | None) -> tuple[str, int]:
-    if area not in AREAS:
-        raise BadRequest(f"area must be one of {', '.join(AREAS)}, got {area!r}")
-    try:
-        code = int(str(consumer_type))
-    except ValueError:
-        raise BadRequest(
-            f"consumer_type must be a DE35 code such as 111, got {consumer_type!r}"
-        ) from None
-    if code not in CONSUMER_TYPES:
-        raise BadRequest(f"consumer_type {code} is not a DE35 code of this dataset")
-    return str(area), code
+def stored_series(store: DashboardStore) -> SeriesSet | None:
+    """The series of the newest stored forecast day, or None when no forecast is stored."""
+    days = store.partitions(names.PREDICTIONS)
+    frame = store.frame(names.PREDICTIONS, days[-1]) if days else None
+    return SeriesSet.of(frame) if frame is not None else None
 
 
-def _series(frame: pd.DataFrame, area: str, code: int) -> pd.DataFrame:
+def parse_series(args: Mapping[str, Any], series: SeriesSet) -> dict[str, Any]:
+    """The key values of one series from request parameters named by its key columns; each
+    bad or missing value is named."""
+    chosen: dict[str, Any] = {}
+    for key in series.keys:
+        column, raw = KEY_COLUMNS[key], args.get(key)
+        if raw is None or str(raw) == "":
+            raise BadRequest(f"{key} is required ({column.what}, e.g. {column.example})")
+        if key == AREA and raw not in AREAS:
+            raise BadRequest(f"area must be one of {', '.join(AREAS)}, got {raw!r}")
+        try:
+            value = int(str(raw)) if column.dtype == "int64" else str(raw)
+        except ValueError:
+            raise BadRequest(
+                f"{key} must be a {column.what} such as {column.example}, got {raw!r}"
+            ) from None
+        if value not in set(series.column(key)):
+            raise BadRequest(f"{key} {value} is not a {column.what} of this dataset")
+        chosen[key] = value
+    return chosen
+
+
+def series_args(area: str | None, rest: Any, series: SeriesSet) -> dict[str, Any]:
+    """Request-style parameters from the forecast page's selectors: the area, and the other
+    key values joined by '/' (for DE35 the consumer type alone)."""
+    others = [k for k in series.keys if k != AREA]
+    parts = str(rest).split("/") if rest is not None else []
+    return {AREA: area, **dict(zip(others, parts, strict=False))}
+
+
+def series_title(chosen: Mapping[str, Any]) -> str:
+    return " · ".join(key_label(k, v) for k, v in chosen.items())
+
+
+def _series(frame: pd.DataFrame, chosen: Mapping[str, Any]) -> pd.DataFrame:
     if frame.empty:
         return frame
-    return frame[(frame["area"] == area) & (frame["consumer_type"] == code)].sort_values(
-        "datetime_utc"
-    )
+    mask = pd.Series(True, index=frame.index)
+    for key, value in chosen.items():
+        mask &= frame[key] == value
+    return frame[mask].sort_values(TIME)
 
 
 def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
@@ -79,7 +117,7 @@ def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
     return store.cached(("contract", day.isoformat()), load)
 
 
-def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> ForecastView:
+def forecast_view(store: DashboardStore, chosen: Mapping[str, Any], day: dt.date) -> ForecastView:
     """The day's forecast of one series, the actuals of the week before and of the day."""
     key = day.isoformat()
     problems = []
@@ -91,11 +129,12 @@ def forecast_view(store: DashboardStore, area: str, code: int, day: dt.date) -> 
     actuals = store.frames(names.RAW, history_keys)
     if failed := contract_failures(store, day):
         problems.append(f"The actuals of {key} fail the data contract: " + "; ".join(failed))
-    series_forecast = _series(forecast, area, code)
+    series_forecast = _series(forecast, chosen)
     if forecast is not None and not forecast.empty and series_forecast.empty:
-        problems.append(f"The forecast of {key} has no rows for {area}/{code}.")
+        label = "/".join(str(v) for v in chosen.values())
+        problems.append(f"The forecast of {key} has no rows for {label}.")
     uris = ", ".join(sorted(series_forecast[MODEL_URI].unique())) if len(series_forecast) else ""
-    return ForecastView(_series(actuals, area, code), series_forecast, uris, problems)
+    return ForecastView(_series(actuals, chosen), series_forecast, uris, problems)
 
 
 def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
@@ -117,25 +156,25 @@ def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFr
     """Per-series scores of every monitored day, optionally of one area, with a `series` label."""
     series = store.all_frames(names.MONITORING)
     if series.empty:
-        return pd.DataFrame(
-            columns=["day", "series", "area", "consumer_type", "mape", "wape", "bias"]
-        )
+        return pd.DataFrame(columns=["day", SERIES, AREA, "mape", "wape", "bias"])
     if area in AREAS:
-        series = series[series["area"] == area]
-    return series.assign(series=series["area"] + "/" + series["consumer_type"].astype(str))
+        series = series[series[AREA] == area]
+    return series.assign(**{SERIES: series_labels(series)})
 
 
 def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str, Any] | None:
     """`/api/predictions` body, None when nothing is stored for the day and series."""
-    area, code = parse_series(args.get("area"), args.get("consumer_type"))
+    series = stored_series(store)
+    if series is None:
+        return None
+    chosen = parse_series(args, series)
     day = _day(args.get("date"))
     frame = store.frame(names.PREDICTIONS, day.isoformat())
-    rows = _series(frame, area, code) if frame is not None else pd.DataFrame()
+    rows = _series(frame, chosen) if frame is not None else pd.DataFrame()
     if rows.empty:
         return None
     return {
-        "area": area,
-        "consumer_type": code,
+        **chosen,
         "date": day.isoformat(),
         MODEL_URI: ", ".join(sorted(rows[MODEL_URI].unique())),
         "rows": [

@@ -17,12 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ENERGY_"
 
-DEFAULT_API_COLUMNS: dict[str, str] = {
-    "HourUTC": "datetime_utc",
-    "PriceArea": "area",
-    "ConsumerType_DE35": "consumer_type",
-    "TotalCon": "consumption_kwh",
-}
+# Canonical columns (energy_assets.domain.schema), named here so settings import nothing.
+TIME, VALUE, AREA = "datetime_utc", "consumption_kwh", "area"
+KEY_COLUMNS = ("area", "consumer_type", "municipality", "branch")
 
 
 class SourceKind(StrEnum):
@@ -48,11 +45,15 @@ class Settings(BaseSettings):
     source: SourceKind = SourceKind.SIMULATOR
     file: Path | None = None
     api_base_url: str = "https://api.energidataservice.dk"
-    api_dataset: str = "ConsumptionDE35Hour"
-    # NoDecode: the validator below parses the JSON, so a bad value is reported by name.
-    api_columns: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=lambda: dict(DEFAULT_API_COLUMNS)
-    )
+    # The live successor of the retired ConsumptionDE35Hour.
+    api_dataset: str = "ConsumptionIndustry"
+    # Source field -> canonical column, for a dataset without a profile or with renamed fields.
+    # NoDecode: the validators below parse the JSON, so a bad value is reported by name.
+    api_columns: Annotated[dict[str, str] | None, NoDecode] = None
+    # Series to forecast: key column -> values (e.g. {"municipality": [851]}), and the key columns
+    # to sum to (e.g. "area,branch" sums municipalities to price areas). Empty: everything.
+    series_filter: Annotated[dict[str, list[str | int]], NoDecode] = Field(default_factory=dict)
+    series_level: Annotated[tuple[str, ...] | None, NoDecode] = None
     api_page_size: int = Field(default=10_000, gt=0, le=100_000)
     api_timeout_seconds: float = Field(default=30.0, gt=0)
     api_max_retries: int = Field(default=5, ge=0, le=20)
@@ -79,7 +80,8 @@ class Settings(BaseSettings):
     )
     mlflow_experiment: str = "energy-forecasting"
     registered_model: str = "energy-consumption-forecast"
-    training_weeks: int = Field(default=8, ge=2, le=520)
+    # Two years: the model learns the yearly pattern from them (it reads the year before, too).
+    training_weeks: int = Field(default=104, ge=2, le=520)
     validation_days: int = Field(default=7, ge=1, le=60)
     optuna_storage: str | None = None
 
@@ -105,10 +107,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("api_columns", mode="before")
+    @field_validator("api_columns", "series_filter", mode="before")
     @classmethod
-    def _columns_json(cls, value: Any) -> Any:
+    def _json_object(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if not value.strip():
+                return None
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
@@ -117,11 +121,48 @@ class Settings(BaseSettings):
 
     @field_validator("api_columns")
     @classmethod
-    def _columns_complete(cls, value: dict[str, str]) -> dict[str, str]:
-        required = set(DEFAULT_API_COLUMNS.values())
-        missing = required - set(value.values())
-        if missing:
-            raise ValueError(f"must map source fields onto {sorted(missing)}")
+    def _columns_complete(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        targets = set(value.values())
+        missing = sorted({TIME, VALUE} - targets)
+        if missing or not targets & set(KEY_COLUMNS):
+            wanted = [*missing, *([] if targets & set(KEY_COLUMNS) else ["a key column"])]
+            raise ValueError(
+                f"must map source fields onto {wanted} (key columns: {', '.join(KEY_COLUMNS)})"
+            )
+        unknown = sorted(targets - {TIME, VALUE, *KEY_COLUMNS})
+        if unknown:
+            raise ValueError(f"maps onto unknown columns {unknown}")
+        return value
+
+    @field_validator("series_filter", mode="after")
+    @classmethod
+    def _filter_keys(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]]:
+        value = value or {}
+        unknown = sorted(set(value) - set(KEY_COLUMNS))
+        if unknown:
+            raise ValueError(f"filters unknown key columns {unknown}; known: {list(KEY_COLUMNS)}")
+        return value
+
+    @field_validator("series_level", mode="before")
+    @classmethod
+    def _level_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = tuple(v.strip() for v in value.split(",") if v.strip())
+            return names or None
+        return value
+
+    @field_validator("series_level")
+    @classmethod
+    def _level_keys(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        unknown = sorted(set(value) - set(KEY_COLUMNS))
+        if unknown:
+            raise ValueError(f"names unknown key columns {unknown}; known: {list(KEY_COLUMNS)}")
+        if AREA not in value:
+            raise ValueError(f"must keep {AREA!r} (area-level features need it)")
         return value
 
     @field_validator("alert_webhook_url")

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENERGY_SHARED_DATA", REPO.parent / "shared" / "data"))
 DE35_DIR = SHARED_DATA / "energidataservice_consumption_de35_hour"
 API_SAMPLES_DIR = SHARED_DATA / "energidataservice_api_samples"
+INDUSTRY_DIR = SHARED_DATA / "energidataservice_consumption_industry"
 
 
 def _require(path: Path) -> Path:
@@ -47,6 +48,12 @@ def de35_parquet(de35_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def api_fixtures_dir(de35_dir: Path) -> Path:
     return _require(de35_dir / "api_fixtures")
+
+
+@pytest.fixture(scope="session")
+def industry_csv() -> Path:
+    """Real ConsumptionIndustry rows of municipality 851, branch Privat, 2021-2023 (CSV export)."""
+    return _require(INDUSTRY_DIR / "consumption_industry_851_privat_2021_2023.csv.gz")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@
 Service API does: `start` (inclusive) and `end` (exclusive) as `YYYY-MM-DDTHH:MM` on the
 dataset's UTC time field with `timezone=utc`, `offset`, `limit` (absent: 100, `0`: all), `sort`
 (`<time field> ASC|DESC`, stable; absent: the stored order, which for the real records is
-HourUTC DESC) and `columns`, answering `{"total", "limit", ["sort",] "dataset", "records"}`.
+HourUTC DESC), `columns` and `filter` (JSON equality lists), answering
+`{"total", "limit", ["filters",] ["sort",] "dataset", "records"}`.
 Records keep the real key order and JSON types. Parameters it does not understand get a 400.
 
 A fault plan (`inject`) replaces the normal answer to the next requests, one fault per request:
@@ -142,6 +143,19 @@ class ReplayDataset:
 
 class _BadRequest(Exception):
     pass
+
+
+def _filter(raw: str | None) -> dict[str, set[str]]:
+    """`filter={"Field": ["value", ...]}`: equality on each field, values compared as text."""
+    if raw is None:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        raise _BadRequest(f"filter={raw!r} is not JSON") from None
+    if not isinstance(parsed, dict) or not all(isinstance(v, list) for v in parsed.values()):
+        raise _BadRequest(f"filter={raw!r} is not an object of lists")
+    return {k: {str(v) for v in values} for k, values in parsed.items()}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -321,7 +335,7 @@ class ReplayServer:
 
     @staticmethod
     def _select(dataset: ReplayDataset, query: Mapping[str, str]) -> Envelope:
-        known = {"start", "end", "timezone", "offset", "limit", "sort", "columns"}
+        known = {"start", "end", "timezone", "offset", "limit", "sort", "columns", "filter"}
         unknown = sorted(set(query) - known)
         if unknown:
             raise _BadRequest(f"unsupported parameters {unknown}")
@@ -344,10 +358,13 @@ class ReplayServer:
 
         start, end = when("start"), when("end")
         offset, limit = count("offset", 0), count("limit", DEFAULT_LIMIT)
+        matching = _filter(query.get("filter"))
         rows = [
             (t, r)
             for t, r in zip(dataset.times, dataset.records, strict=True)
-            if (start is None or t >= start) and (end is None or t < end)
+            if (start is None or t >= start)
+            and (end is None or t < end)
+            and all(str(r.get(k)) in values for k, values in matching.items())
         ]
         sort = query.get("sort")
         if sort is not None:
@@ -364,6 +381,8 @@ class ReplayServer:
             records = [{k: v for k, v in r.items() if k in wanted} for r in records]
         page = records[offset:] if limit == 0 else records[offset : offset + limit]
         envelope: Envelope = {"total": len(records), "limit": limit}
+        if matching:
+            envelope["filters"] = query["filter"]
         if sort is not None:
             envelope["sort"] = sort
         envelope["dataset"] = dataset.name

@@ -15,15 +15,17 @@ import pytest
 from energy_assets.domain.forecasting import metrics
 from energy_assets.domain.forecasting.baselines import seasonal_naive
 from energy_assets.domain.forecasting.features import (
-    FEATURES,
     ORIGIN,
     SCALE,
     TARGET,
     build_features,
+    feature_columns,
 )
 from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, fit, predict
-from energy_assets.domain.schema import KEYS, TIME, VALUE
+from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
 from energy_assets.domain.sources.simulator import SimulatorSource
+
+KEYS = [AREA, CONSUMER_TYPE, TIME]  # the DE35 layout the simulator imitates
 
 D = pd.Timestamp("2023-02-20", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -51,7 +53,8 @@ def test_changing_the_forecast_day_changes_only_the_target(history: pd.DataFrame
     day = poisoned[TIME].between(D, D + DAY, inclusive="left")
     poisoned.loc[day, VALUE] *= 10
     a, b = build_features(history, [D]), build_features(poisoned, [D])
-    pd.testing.assert_frame_equal(a[[*FEATURES, SCALE]], b[[*FEATURES, SCALE]])
+    columns = [*feature_columns(a), SCALE]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
     np.testing.assert_allclose(b[VALUE], 10 * a[VALUE])
 
 

@@ -218,6 +218,7 @@ def test_api_source_through_dagster_with_a_retried_fault(replay_server, tmp_path
     replay_server.inject(Fault.http_status(503))
     settings = load_settings(
         source="energidataservice",
+        api_dataset="ConsumptionDE35Hour",
         api_base_url=replay_server.url,
         api_page_size=1000,
         api_backoff_seconds=0.01,

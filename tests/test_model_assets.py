@@ -23,7 +23,7 @@ from energy_assets.definitions import build_definitions
 from energy_assets.domain import tracking
 from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import gate_verdict
-from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
+from energy_assets.domain.forecasting.model import DEFAULT_PARAMS, P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
     SearchSpaceError,
@@ -744,7 +744,9 @@ def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Pat
     contracts = evaluations(instance, ingest.run_id)
     assert len(contracts) == 32 and all(c.passed for c in contracts)
 
-    config = {"n_trials": 3, "end_date": "2023-01-15", "search_space": CHEAP_SPACE}
+    # One trial pinned at the defaults: the gate judges the model the project ships.
+    pinned = {k: {"kind": "categorical", "choices": [v]} for k, v in DEFAULT_PARAMS.items()}
+    config = {"n_trials": 1, "end_date": "2023-01-15", "search_space": pinned}
     params = run(defs, instance, [PARAMS_KEY], config=config)
     assert params.success, failure_text(params)
     assert params.output_for_node(PARAMS_KEY.path[-1])["end"] == week
@@ -753,8 +755,9 @@ def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Pat
     assert model.success, failure_text(model)
     record = json.loads((settings.storage_dir / "forecast_model" / f"{week}.json").read_text())
     assert URI.match(record["model_uri"])
+    # Three training weeks before the week; the raw days before them are lag history only.
     assert (record["train_start"], record["valid_start"], record["train_end"]) == (
-        "2022-12-27",
+        "2022-12-26",
         "2023-01-09",
         week,
     )

@@ -13,8 +13,8 @@ def test_defaults_run_offline_on_local_storage() -> None:
     assert settings.source is SourceKind.SIMULATOR
     assert settings.gcs_bucket is None
     assert settings.storage_uri == str(Path("storage").resolve())
-    assert settings.api_dataset == "ConsumptionDE35Hour"
-    assert settings.api_columns["TotalCon"] == "consumption_kwh"
+    assert settings.api_dataset == "ConsumptionIndustry"  # the live successor of DE35
+    assert settings.api_columns is None  # the dataset's profile names its fields
 
 
 def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

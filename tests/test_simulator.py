@@ -10,7 +10,7 @@ import pytest
 
 from energy_assets.domain import quality
 from energy_assets.domain.calendar import LOCAL_TZ
-from energy_assets.domain.schema import SERIES
+from energy_assets.domain.datasets import DE35_SERIES
 from energy_assets.domain.sources.simulator import SimulatorSource
 
 UTC = "UTC"
@@ -52,7 +52,7 @@ def test_deterministic_and_range_independent() -> None:
 
 def test_levels_span_orders_of_magnitude(year: pd.DataFrame) -> None:
     means = year.groupby(["area", "consumer_type"]).consumption_kwh.mean()
-    assert len(means) == len(SERIES)
+    assert len(means) == len(DE35_SERIES)
     assert means.max() / means.min() > 1000
     assert (year.consumption_kwh > 0).all()
 

@@ -12,12 +12,21 @@ import pandas as pd
 import pytest
 import requests
 
-from energy_assets.domain.schema import AREA, COLUMNS, CONSUMER_TYPE, DTYPES, TIME, VALUE
+from energy_assets.domain.schema import (
+    AREA,
+    CONSUMER_TYPE,
+    TIME,
+    VALUE,
+    canonical_columns,
+    canonical_dtypes,
+)
 from energy_assets.domain.sources.base import SourceError
 from energy_assets.domain.sources.energidataservice import ApiResponseError, EnergiDataServiceSource
 from tests.http_replay import Fault, ReplayDataset, ReplayServer
 
 pytestmark = [pytest.mark.realdata, pytest.mark.timeout(60)]
+COLUMNS = canonical_columns([AREA, CONSUMER_TYPE])  # the DE35 layout
+DTYPES = canonical_dtypes([AREA, CONSUMER_TYPE])
 
 DATASET = "ConsumptionDE35Hour"
 DAY = pd.Timestamp("2023-01-23", tz="UTC")
@@ -32,6 +41,7 @@ def utc(text: str) -> pd.Timestamp:
 
 def make_source(server: ReplayServer, **kwargs: Any) -> EnergiDataServiceSource:
     options: dict[str, Any] = {
+        "dataset": DATASET,
         "timeout_seconds": 5.0,
         "max_retries": 3,
         "backoff_seconds": 0.01,
@@ -161,7 +171,8 @@ def test_paging_stops_on_an_empty_page_when_the_total_is_a_multiple_of_the_page_
 
 
 def test_empty_result_is_an_empty_canonical_frame(replay_server: ReplayServer) -> None:
-    frame = make_source(replay_server).fetch(utc("2024-06-01"), utc("2024-06-02"))
+    # After the slice ends, before the dataset was retired.
+    frame = make_source(replay_server).fetch(utc("2023-03-01"), utc("2023-03-02"))
 
     assert frame.empty
     assert_canonical(frame)
@@ -169,7 +180,9 @@ def test_empty_result_is_an_empty_canonical_frame(replay_server: ReplayServer) -
 
 
 def test_base_url_with_trailing_slash(replay_server: ReplayServer) -> None:
-    source = EnergiDataServiceSource(base_url=replay_server.url + "/", backoff_seconds=0.01)
+    source = EnergiDataServiceSource(
+        base_url=replay_server.url + "/", dataset=DATASET, backoff_seconds=0.01
+    )
 
     assert len(source.fetch(HOUR, HOUR + pd.Timedelta(hours=1))) == 76
     assert [r.path for r in replay_server.requests] == [f"/dataset/{DATASET}"]
@@ -204,14 +217,15 @@ def test_custom_dataset_name_and_column_mapping(
 def test_default_mapping_against_the_renamed_dataset_fails_clearly(
     replay_server: ReplayServer, de35_replay_dataset: ReplayDataset
 ) -> None:
-    renamed = de35_replay_dataset.renamed("Renamed", {"TotalCon": "EnergyKWh"})
+    # The dataset renames a field in place: the profile's fields are refused.
+    renamed = de35_replay_dataset.renamed(DATASET, {"TotalCon": "EnergyKWh"})
     replay_server.add_dataset(renamed)
-    # The server rejects the unknown column; a 400 is not retried.
+    # The server rejects the unknown column in both time forms; a 400 is not retried.
     with pytest.raises(SourceError, match=r"HTTP 400.*unknown columns.*TotalCon") as info:
-        make_source(replay_server, dataset="Renamed").fetch(DAY, NEXT_DAY)
+        make_source(replay_server).fetch(DAY, NEXT_DAY)
 
-    assert replay_server.dataset_url("Renamed") in str(info.value)
-    assert len(replay_server.requests) == 1
+    assert replay_server.dataset_url(DATASET) in str(info.value)
+    assert [r.query["sort"] for r in replay_server.requests] == ["HourUTC ASC", "TimeUTC ASC"]
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -275,14 +289,24 @@ def test_client_errors_are_not_retried(replay_server: ReplayServer, status: int)
 
     assert not isinstance(info.value, ApiResponseError)
     assert replay_server.dataset_url(DATASET) in str(info.value)
-    assert len(replay_server.requests) == 1
+    # A 400 may mean the dataset moved to 15-minute records: the other time form is asked
+    # once, and the first refusal is reported. Nothing is retried.
+    forms = [r.query["sort"] for r in replay_server.requests]
+    assert forms == (["HourUTC ASC", "TimeUTC ASC"] if status == 400 else ["HourUTC ASC"])
 
 
 def test_unknown_dataset_is_a_source_error_naming_the_url(replay_server: ReplayServer) -> None:
+    columns = {"HourUTC": TIME, "PriceArea": AREA, "ConsumerType_DE35": CONSUMER_TYPE,
+               "TotalCon": VALUE}  # fmt: skip
     with pytest.raises(SourceError, match="HTTP 404") as info:
-        make_source(replay_server, dataset="NoSuchDataset").fetch(DAY, NEXT_DAY)
+        make_source(replay_server, dataset="NoSuchDataset", columns=columns).fetch(DAY, NEXT_DAY)
 
     assert replay_server.dataset_url("NoSuchDataset") in str(info.value)
+
+
+def test_a_dataset_without_a_profile_needs_its_fields_named() -> None:
+    with pytest.raises(SourceError, match=r"unknown dataset 'NoSuchDataset'.*ENERGY_API_COLUMNS"):
+        EnergiDataServiceSource(base_url="http://127.0.0.1:9", dataset="NoSuchDataset")
 
 
 def test_retries_exhausted_raise_source_error_naming_the_url(
@@ -315,7 +339,9 @@ def test_connection_refused_is_retried_then_a_source_error(
     refusing_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"http://127.0.0.1:{refusing_port}"
-    source = EnergiDataServiceSource(base_url=url, max_retries=2, backoff_seconds=0.01)
+    source = EnergiDataServiceSource(
+        base_url=url, dataset=DATASET, max_retries=2, backoff_seconds=0.01
+    )
 
     with (
         caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"),
@@ -663,7 +689,7 @@ def test_replay_matches_the_real_day_body(
         {"timezone": "dk"},
         {"timezone": "utc", "sort": "TotalCon ASC"},
         {"timezone": "utc", "offset": "-1"},
-        {"timezone": "utc", "filter": "{}"},
+        {"timezone": "utc", "filter": '["DK1"]'},
     ],
 )
 def test_replay_rejects_what_it_cannot_replay(

@@ -11,16 +11,18 @@ import pytest
 
 from energy_assets.domain.schema import (
     AREA,
-    COLUMNS,
     CONSUMER_TYPE,
-    DTYPES,
     TIME,
     VALUE,
     DataFormatError,
+    canonical_columns,
+    canonical_dtypes,
 )
 from energy_assets.domain.sources.base import SourceError
 from energy_assets.domain.sources.files import FileSource, read_consumption_file
 
+COLUMNS = canonical_columns([AREA, CONSUMER_TYPE])  # the DE35 layout
+DTYPES = canonical_dtypes([AREA, CONSUMER_TYPE])
 HEADER = "HourUTC;HourDK;PriceArea;ConsumerType_DE35;TotalCon"
 FIRST_HOUR = pd.Timestamp("2022-12-21 16:00", tz="UTC")
 LAST_HOUR = pd.Timestamp("2023-01-24 22:00", tz="UTC")

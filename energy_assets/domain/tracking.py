@@ -1,8 +1,9 @@
 """MLflow tracking and registry for forecast models (no Dagster imports).
 
-A registered version holds the point model in MLflow's LightGBM flavour; the P10/P90 boosters are
-text artifacts of the same run. Loading goes through an explicit version (`models:/name/3`), never
-an alias or "latest", so a prediction always uses the model its record names.
+A registered version holds the point model in MLflow's LightGBM flavour; the P10/P90 boosters
+and the ensemble's further point models are text artifacts of the same run. Loading goes
+through an explicit version (`models:/name/3`), never an alias or "latest", so a prediction
+always uses the model its record names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from energy_assets.domain.forecasting.model import ForecastModel
 CHAMPION = "champion"
 WEEK_TAG = "week"
 GATE_TAG = "promotion_gate"
+CALIBRATION = "calibration.json"
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
@@ -101,14 +103,20 @@ def log_forecast_model(
         )
         for alpha, booster in model.quantiles.items():
             mlflow.log_text(booster.model_to_string(), f"quantiles/{alpha:g}.txt")
+        for index, booster in enumerate(model.members, start=1):
+            mlflow.log_text(booster.model_to_string(), f"members/{index}.txt")
+        mlflow.log_dict({"band_widening": model.band_widening}, CALIBRATION)
+        mlflow.log_metric("band_widening", model.band_widening)
         with warnings.catch_warnings():
             # The integer columns are identity and calendar codes, never missing; MLflow's hint
             # about integer columns holding NaN does not apply.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            # A signature rather than an input example: MLflow would round-trip the example
+            # through JSON, losing the categorical dtype the booster predicts with.
             info = mlflow.lightgbm.log_model(
                 model.point,
                 name="model",
-                input_example=input_example,
+                signature=mlflow.models.infer_signature(input_example),
                 registered_model_name=registered_model,
             )
         version = str(info.registered_model_version)
@@ -141,12 +149,24 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
     if run_id is None:
         raise ValueError(f"{uri}: the model version names no MLflow run")
     point = mlflow.lightgbm.load_model(uri)
-    quantiles = {}
-    for artifact in client.list_artifacts(run_id, "quantiles"):
-        alpha = float(artifact.path.rsplit("/", 1)[-1].removesuffix(".txt"))
-        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact.path}")
-        quantiles[alpha] = lgb.Booster(model_str=text)
-    return ForecastModel(point=point, quantiles=quantiles)
+
+    def boosters(folder: str) -> dict[str, Any]:
+        """The boosters stored as text artifacts in a folder of the run, by file stem."""
+        out = {}
+        for artifact in client.list_artifacts(run_id, folder):
+            text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact.path}")
+            out[artifact.path.rsplit("/", 1)[-1].removesuffix(".txt")] = lgb.Booster(model_str=text)
+        return out
+
+    quantiles = {float(alpha): booster for alpha, booster in boosters("quantiles").items()}
+    members = [b for _, b in sorted(boosters("members").items(), key=lambda kv: int(kv[0]))]
+    stored = [a.path for a in client.list_artifacts(run_id) if a.path == CALIBRATION]
+    widening = (
+        float(mlflow.artifacts.load_dict(f"runs:/{run_id}/{CALIBRATION}")["band_widening"])
+        if stored
+        else 0.0
+    )
+    return ForecastModel(point=point, quantiles=quantiles, members=members, band_widening=widening)
 
 
 def record_gate(registered_model: str, version: str, passed: bool) -> None:

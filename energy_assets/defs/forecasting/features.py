@@ -10,10 +10,11 @@ from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import day_keys, utc_days
 from energy_assets.domain.forecasting.features import (
-    FEATURES,
     LOOKBACK_DAYS,
     TARGET,
+    YEAR_FEATURES,
     build_features,
+    feature_columns,
     raw_days_for,
 )
 from energy_assets.domain.schema import TIME, VALUE
@@ -46,13 +47,14 @@ def build_consumption_features(settings: Settings, partitions: Partitions) -> dg
         # The target is left out: it is not known at forecast time, and monitoring scores the
         # forecasts against the raw actuals.
         frame = build_features(raw, utc_days(start, end)).drop(columns=[VALUE, TARGET])
-        complete = frame[FEATURES].notna().all(axis=1)
-        return dg.Output(
-            frame,
-            metadata=metadata_values(
-                {"rows": len(frame), "complete_rows_share": float(complete.mean())}
-            ),
-        )
+        recent = [c for c in feature_columns(frame) if c not in YEAR_FEATURES]
+        year_ago = frame[YEAR_FEATURES].notna().all(axis=1)
+        meta = {
+            "rows": len(frame),
+            "complete_rows_share": float(frame[recent].notna().all(axis=1).mean()),
+            "rows_with_year_ago_share": float(year_ago.mean()),
+        }
+        return dg.Output(frame, metadata=metadata_values(meta))
 
     return consumption_features
 

@@ -1,5 +1,6 @@
 """`forecast_model`: the week's LightGBM model, registered in MLflow, and its promotion gate."""
 
+import math
 from typing import Any
 
 import dagster as dg
@@ -10,6 +11,7 @@ from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, run_window
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.features import LOOKBACK_DAYS
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.record import ModelRecord
 from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
@@ -18,16 +20,19 @@ from energy_assets.settings import Settings
 from resources.mlflow_resource import MlflowResource
 from resources.parquet_io_manager import STORAGE_FORMAT
 
+LOOKBACK_WEEKS = math.ceil(LOOKBACK_DAYS / 7)
+
 
 def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
     @dg.asset(
         key=names.MODEL,
         partitions_def=partitions.weeks,
         ins={
+            # The training weeks, and the year before them that their features look back on.
             "raw": dg.AssetIn(
                 names.RAW,
                 partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-settings.training_weeks, end_offset=-1
+                    start_offset=-(settings.training_weeks + LOOKBACK_WEEKS), end_offset=-1
                 ),
             ),
             "hyperparameters": dg.AssetIn(names.HYPERPARAMETERS),
@@ -51,7 +56,11 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         if raw.empty or raw[TIME].max() < newest_needed:
             raise dg.Failure(f"week {week}: no raw data in the weeks before {week_start.date()}")
         trained = train_weekly_model(
-            raw, week_start, settings.validation_days, hyperparameters["params"]
+            raw,
+            week_start,
+            training_weeks=settings.training_weeks,
+            validation_days=settings.validation_days,
+            params=hyperparameters["params"],
         )
         mlflow_tracking.activate()
         record = register(

@@ -20,7 +20,7 @@ def build_ingestion_definitions(settings: Settings, partitions: Partitions) -> d
     )
     return dg.Definitions(
         assets=[build_raw_consumption(settings, partitions)],
-        asset_checks=[build_data_contract(partitions)],
+        asset_checks=[build_data_contract(settings, partitions)],
         jobs=[ingest_job],
         schedules=[build_ingest_schedule(settings, ingest_job)],
     )

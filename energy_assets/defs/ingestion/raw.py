@@ -31,7 +31,7 @@ def build_raw_consumption(settings: Settings, partitions: Partitions) -> dg.Asse
             context.log.warning(f"{source.describe()}: generated data, not real consumption")
         context.log.info(f"fetching {start} .. {end} from {source.describe()}")
         frame = source.fetch(start, end)
-        meta = quality.summarize(frame, start, end)
+        meta = quality.summarize(frame, start, end, source.known_series())
         meta.update(
             source=source.describe(),
             synthetic=source.synthetic,
@@ -42,7 +42,7 @@ def build_raw_consumption(settings: Settings, partitions: Partitions) -> dg.Asse
     return raw_consumption
 
 
-def build_data_contract(partitions: Partitions) -> dg.AssetChecksDefinition:
+def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetChecksDefinition:
     rules = "\n".join(f"- {rule}: {doc}" for rule, doc in quality.RULE_DOCS.items())
     spec = dg.AssetCheckSpec(
         names.CONTRACT,
@@ -62,7 +62,9 @@ def build_data_contract(partitions: Partitions) -> dg.AssetChecksDefinition:
         keys = context.partition_keys
         windows = [partitions.days.time_window_for_partition_key(k) for k in keys]
         days = [(pd.Timestamp(w.start), pd.Timestamp(w.end)) for w in windows]
-        for key, outcomes in zip(keys, quality.check_days(raw_consumption, days), strict=True):
+        known = source_from_settings(settings).known_series()
+        checked = quality.check_days(raw_consumption, days, known)
+        for key, outcomes in zip(keys, checked, strict=True):
             yield _evaluation(key, quality.contract(outcomes))
         # Blocking checks gate downstream steps through their outputs.
         for output in context.op_execution_context.op_def.output_defs:

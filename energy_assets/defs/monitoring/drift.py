@@ -1,6 +1,7 @@
 """`feature_drift`: Evidently drift of each served day's features against the training window
 of the model that served it; the full HTML report is stored beside each day's parquet."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -57,26 +58,42 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
     return feature_drift
 
 
+@dataclass(frozen=True)
+class _Reference:
+    features: pd.DataFrame
+    thresholds: dict[str, float]
+    window: str
+
+
 class _References:
-    """Each serving model's training features and the drift thresholds calibrated on them,
-    rebuilt from raw storage once per model in a run."""
+    """The last training weeks of each serving model, as features rebuilt from raw storage, and
+    the drift thresholds calibrated on them; built once per model in a run."""
 
     def __init__(self, io_manager: ParquetIOManager) -> None:
         self.io_manager = io_manager
-        self._by_uri: dict[str, tuple[pd.DataFrame, dict[str, float]]] = {}
+        self._by_uri: dict[str, _Reference] = {}
 
-    def of(self, record: ModelRecord) -> tuple[pd.DataFrame, dict[str, float]]:
-        from energy_assets.domain.monitoring.drift import DRIFT_COLUMNS, calibrate_thresholds
+    def of(self, record: ModelRecord) -> _Reference:
+        from energy_assets.domain.monitoring.drift import (
+            DRIFT_COLUMNS,
+            REFERENCE_WEEKS,
+            calibrate_thresholds,
+        )
 
         if record.model_uri not in self._by_uri:
-            reference = features_from_storage(
-                self.io_manager,
+            end = pd.Timestamp(record.train_end, tz="UTC")
+            start = max(
                 pd.Timestamp(record.train_start, tz="UTC"),
-                pd.Timestamp(record.train_end, tz="UTC"),
-                f"{record.model_uri}: its training window",
+                end - pd.Timedelta(weeks=REFERENCE_WEEKS),
             )
-            thresholds = calibrate_thresholds(reference, DRIFT_COLUMNS)
-            self._by_uri[record.model_uri] = reference, thresholds
+            reference = features_from_storage(
+                self.io_manager, start, end, f"{record.model_uri}: its training window"
+            )
+            self._by_uri[record.model_uri] = _Reference(
+                reference,
+                calibrate_thresholds(reference, DRIFT_COLUMNS),
+                f"{start.date()} .. {end.date()}",
+            )
         return self._by_uri[record.model_uri]
 
 
@@ -90,8 +107,8 @@ def _measure_day(
     """The day's per-column rows and its summary; the HTML report is written to storage."""
     from energy_assets.domain.monitoring.drift import measure_drift
 
-    reference, thresholds = references.of(record)
-    result = measure_drift(reference, current, thresholds=thresholds)
+    reference = references.of(record)
+    result = measure_drift(reference.features, current, thresholds=reference.thresholds)
     report_key = object_key(names.DRIFT, day.strftime("%Y-%m-%d"), "html")
     storage.write_bytes(report_key, result.html, "text/html")
     report = storage.uri(report_key)
@@ -110,7 +127,7 @@ def _measure_day(
     summary = {
         **result.summary(),
         MODEL_URI: record.model_uri,
-        "reference_window": record.training_window,
+        "reference_window": reference.window,
         "report": dg.MetadataValue.path(report),
     }
     return rows, summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ from energy_assets.domain.forecasting import metrics
 from energy_assets.domain.forecasting.baselines import BASELINES, seasonal_naive
 from energy_assets.domain.forecasting.features import HORIZON, ORIGIN, build_features
 from energy_assets.domain.forecasting.model import PREDICTION, fit, predict
-from energy_assets.domain.schema import AREA, CONSUMER_TYPE, KEYS, TIME, VALUE
+from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
 
 MODEL = "model"
 
@@ -28,27 +28,56 @@ class BacktestResult:
         return {**self.summary, "per_series": rows}
 
 
+REFITS = ("daily", "weekly")
+
+
+def refit_groups(origins: pd.DatetimeIndex, refit: str) -> list[pd.DatetimeIndex]:
+    """The origins each model forecasts: one model a day, or one a Monday-to-Sunday week (as
+    the pipeline's weekly models)."""
+    if refit == "daily":
+        return [origins[i : i + 1] for i in range(len(origins))]
+    if refit == "weekly":
+        weeks = origins - pd.to_timedelta(origins.dayofweek, unit="D")
+        return [origins[weeks == week] for week in weeks.unique()]
+    raise ValueError(f"refit must be one of {', '.join(REFITS)}, got {refit!r}")
+
+
 def backtest(
     history: pd.DataFrame,
     start: pd.Timestamp,
     end: pd.Timestamp,
     params: Mapping[str, Any] | None = None,
+    refit: str = "daily",
+    on_model: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Origins at 00:00 UTC of each day from `start` to `end` inclusive."""
+    """Origins at 00:00 UTC of each day from `start` to `end` inclusive; each model is trained
+    on everything known before the first origin it forecasts. `on_model(done, total)` is
+    called after each model."""
     origins = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
+    groups = refit_groups(origins, refit)
     # Features at an origin depend only on data before it, so one build serves every fit.
     first = (history[TIME].min() + pd.Timedelta(hours=24)).ceil("D")
     train = build_features(history, pd.date_range(first, origins[-1], freq="D", tz="UTC"))
     test = build_features(history, list(origins))
     parts = []
-    for origin in origins:
-        # Only horizons whose hours all lie before the forecast origin are known.
-        known = train[ORIGIN] <= origin - pd.Timedelta(hours=HORIZON)
+    for done, group in enumerate(groups, start=1):
+        # Only horizons whose hours all lie before the first forecast origin are known.
+        known = train[ORIGIN] <= group[0] - pd.Timedelta(hours=HORIZON)
         model = fit(train[known], params, quantiles=())
-        parts.append(predict(model, test[test[ORIGIN] == origin]))
-    forecasts = pd.concat(parts, ignore_index=True).rename(columns={PREDICTION: MODEL})
-    forecasts = forecasts.merge(test[[*KEYS, VALUE]], on=KEYS).merge(
-        seasonal_naive(history, list(origins)), on=KEYS
+        parts.append(predict(model, test[test[ORIGIN].isin(group)]))
+        if on_model:
+            on_model(done, len(groups))
+    return _scored(pd.concat(parts, ignore_index=True), test, history, origins)
+
+
+def _scored(
+    predicted: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame, origins: pd.DatetimeIndex
+) -> BacktestResult:
+    """The model's forecasts beside the actuals and both baselines, summarised."""
+    keys = row_keys(series_keys(test))
+    forecasts = predicted.rename(columns={PREDICTION: MODEL})
+    forecasts = forecasts.merge(test[[*keys, VALUE]], on=keys).merge(
+        seasonal_naive(history, list(origins)), on=keys
     )
     methods = [MODEL, *BASELINES]
     summary = {m: metrics.summary(forecasts, VALUE, m) for m in methods}
@@ -57,7 +86,7 @@ def backtest(
         ignore_index=True,
     )
     return BacktestResult(
-        forecasts=forecasts.sort_values([TIME, AREA, CONSUMER_TYPE]).reset_index(drop=True),
+        forecasts=forecasts.sort_values([TIME, *keys[:-1]]).reset_index(drop=True),
         summary=summary,
         per_series=per_series,
     )

@@ -2,9 +2,13 @@
 
 A forecast made at an origin (an hour start; 00:00 UTC for the daily forecast of a UTC day)
 covers the 24 hours that follow it. Every feature reads only hours before the origin: lags of
-24 h and more of the target hour, and statistics of the hours before the origin. Values are
-divided by each series' mean over the 168 hours before the origin (`scale`), so one global model
-serves series whose levels differ by three orders of magnitude; the model predicts the ratio.
+24 h and more of the target hour, statistics of the hours before the origin, and the same hour
+a year (52 weeks) before. Values are divided by each series' mean over the 168 hours before the
+origin (`scale`), so one global model serves series whose levels differ by three orders of
+magnitude; the model predicts the ratio.
+
+A series is identified by the key columns of the history (`energy_assets.domain.schema`); its
+label and key columns are the categorical features, whatever the dataset.
 """
 
 from __future__ import annotations
@@ -16,20 +20,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.calendar import LOCAL_TZ, is_christmas_lull, is_holiday, utc_days
+from energy_assets.domain.calendar import (
+    LOCAL_TZ,
+    is_christmas_lull,
+    is_holiday,
+    utc_days,
+)
 from energy_assets.domain.forecasting.grid import HOUR, HourlyGrid, columns_at, to_grid
-from energy_assets.domain.schema import AREA, AREAS, CONSUMER_TYPE, SERIES, TIME, VALUE
+from energy_assets.domain.schema import SERIES, TIME, VALUE, key_values, series_keys
+from energy_assets.domain.series import SeriesSet
 
 DAY = pd.Timedelta(days=1)
 HORIZON = 24
-LOOKBACK = pd.Timedelta(hours=336 + HORIZON)  # the longest lag from the last hour of a horizon
-LOOKBACK_DAYS = math.ceil(LOOKBACK / DAY)  # whole days of raw data before a forecast day
 LAGS = (24, 48, 72, 168, 336)
+YEAR_HOURS = 364 * 24  # 52 weeks: the same weekday a year before
+# The longest reach back from the last hour of a horizon: a year, and the week before it.
+LOOKBACK = pd.Timedelta(hours=YEAR_HOURS + 168 + HORIZON)
+LOOKBACK_DAYS = math.ceil(LOOKBACK / DAY)  # whole days of raw data before a forecast day
 
 ORIGIN = "origin"
 SCALE = "scale"
 TARGET = "target_ratio"
-CATEGORICAL = ["series_id", "area_id", "consumer_type"]
 NUMERIC = [
     *(f"r_lag{k}" for k in LAGS),
     "r_same_hour_mean7",
@@ -43,6 +54,8 @@ NUMERIC = [
     "r_last_6h",
     "r_lag24_of_24h",
     "r_lag168_of_24h",
+    "ly_same_hour",
+    "ly_level",
     "a_lag24",
     "a_lag168",
     "a_mean_24h",
@@ -56,9 +69,39 @@ NUMERIC = [
     "rest_lag24",
     "rest_lag168",
     "christmas",
+    "week_of_year",
+    "day_of_year",
+    "year_sin",
+    "year_cos",
 ]
-FEATURES = CATEGORICAL + NUMERIC
-OUTPUT_COLUMNS = [ORIGIN, TIME, AREA, *[f for f in FEATURES if f != AREA], SCALE, VALUE, TARGET]
+# Known once a year of history exists.
+YEAR_FEATURES = ["ly_same_hour", "ly_level"]
+# Places in the year: a model learns from them only with more than a year of history.
+SEASON_FEATURES = ["week_of_year", "day_of_year", "year_sin", "year_cos"]
+# The features' values come from consumption; the rest are the calendar and the horizon.
+VALUE_FEATURES = [f for f in NUMERIC if f.startswith(("r_", "ly_", "a_")) or f == "log_scale"]
+
+
+def categorical_features(frame: pd.DataFrame) -> list[str]:
+    """The series label and each key column: the identity of a row's series."""
+    return [SERIES, *series_keys(frame)]
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    return [*categorical_features(frame), *NUMERIC]
+
+
+def learnable_features(train: pd.DataFrame) -> list[str]:
+    """The features a model can learn from these rows: not one that is never known in them,
+    nor a place in the year before a whole year is covered (it would only tell the training
+    days apart)."""
+    span = train[ORIGIN].max() - train[ORIGIN].min() if len(train) else pd.Timedelta(0)
+    covers_a_year = span >= pd.Timedelta(days=365)
+    return [
+        c
+        for c in feature_columns(train)
+        if train[c].notna().any() and (covers_a_year or c not in SEASON_FEATURES)
+    ]
 
 
 def _ratio(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -144,7 +187,7 @@ def build_origin_features(history: pd.DataFrame, origins: pd.DatetimeIndex) -> p
     if len(origins) == 0:
         raise ValueError("no origins to build features for")
     origins = pd.DatetimeIndex(origins).tz_convert("UTC")
-    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + HORIZON * HOUR, SERIES)
+    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + HORIZON * HOUR)
     rows = _Rows.layout(grid, origins)
     columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
     return _frame(columns, _calendar_columns(rows), rows, grid.series)
@@ -170,6 +213,7 @@ def _before_origin(grid: HourlyGrid, origin_hour: np.ndarray) -> dict[str, np.nd
     mean_24h = trailing.mean(origin_hour, 24)
     mean_168h = trailing.mean(origin_hour, 168)
     last_day = np.stack([grid.at(origin_hour - k) for k in range(1, 25)])  # (24, S, O)
+    year_before = origin_hour - YEAR_HOURS
     return {
         SCALE: np.where(np.isfinite(mean_168h), mean_168h, mean_24h),
         "mean_24h": mean_24h,
@@ -179,6 +223,7 @@ def _before_origin(grid: HourlyGrid, origin_hour: np.ndarray) -> dict[str, np.nd
         "last_1h": last_day[0],
         "last_6h": trailing.mean(origin_hour, 6),
         "mean_week_ago": trailing.mean(origin_hour, 24, end_offset=144),
+        "mean_year_ago": trailing.mean(year_before, 168),
     }
 
 
@@ -206,6 +251,9 @@ def _series_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
         **{f"r_{name}": _ratio(before[name], scale) for name in recent},
         "r_lag24_of_24h": _ratio(lags[24], before["mean_24h"]),
         "r_lag168_of_24h": _ratio(lags[168], before["mean_week_ago"]),
+        # The same hour 52 weeks before, against that week's level: the shape of the season.
+        "ly_same_hour": _ratio(grid.at(rows.target_hour - YEAR_HOURS), before["mean_year_ago"]),
+        "ly_level": _ratio(scale, before["mean_year_ago"]),
         "log_scale": np.log10(np.where(scale > 0, scale, np.nan)),
         SCALE: scale,
         VALUE: target,
@@ -215,14 +263,16 @@ def _series_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
 
 def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
     """Area totals relative to their own scale, given to every series of the area: they carry
-    shocks common to an area (a cold spell, a holiday)."""
-    area_of_series = _area_of(grid.series)
-    totals = np.stack([grid.values[area_of_series == i].sum(axis=0) for i in range(len(AREAS))])
+    shocks common to an area (a cold spell, a holiday). A series alone in its area gets none:
+    the total would only repeat its own values."""
+    areas, area_of_series = np.unique(grid.series.areas(), return_inverse=True)
+    totals = np.stack([grid.values[area_of_series == i].sum(axis=0) for i in range(len(areas))])
     trailing = _Trailing(totals)
     area_scale = rows.per_row(trailing.mean(rows.origin_hour, 168))
+    shared = (np.bincount(area_of_series) > 1)[area_of_series]
 
     def relative(values: np.ndarray) -> np.ndarray:
-        return _ratio(values, area_scale)[area_of_series]
+        return np.where(shared[:, None], _ratio(values, area_scale)[area_of_series], np.nan)
 
     return {
         "a_lag24": relative(columns_at(totals, rows.target_hour - 24)),
@@ -230,11 +280,6 @@ def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
         "a_mean_24h": relative(rows.per_row(trailing.mean(rows.origin_hour, 24))),
         "a_last_6h": relative(rows.per_row(trailing.mean(rows.origin_hour, 6))),
     }
-
-
-def _area_of(series: tuple[tuple[str, int], ...]) -> np.ndarray:
-    """Index in AREAS of each series' area."""
-    return np.array([AREAS.index(area) for area, _ in series])
 
 
 def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
@@ -254,6 +299,10 @@ def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
         "rest_lag24": rest_day_before(24),
         "rest_lag168": rest_day_before(168),
         "christmas": is_christmas_lull(local_dates),
+        "week_of_year": local.isocalendar().week.to_numpy(),
+        "day_of_year": local.dayofyear.to_numpy(),
+        "year_sin": np.sin(2 * np.pi * local.dayofyear.to_numpy() / 365.25),
+        "year_cos": np.cos(2 * np.pi * local.dayofyear.to_numpy() / 365.25),
     }
 
 
@@ -261,7 +310,7 @@ def _frame(
     columns: dict[str, np.ndarray],
     calendar: dict[str, np.ndarray],
     rows: _Rows,
-    series: tuple[tuple[str, int], ...],
+    series: SeriesSet,
 ) -> pd.DataFrame:
     """(series, rows) columns and per-row calendar columns as one frame, ordered by origin,
     hour, then series (canonical order within an origin)."""
@@ -269,10 +318,11 @@ def _frame(
     frame = pd.DataFrame({name: values.T.ravel() for name, values in columns.items()})
     frame[ORIGIN] = np.repeat(rows.origins[rows.origin_index], n_series)
     frame[TIME] = np.repeat(rows.times, n_series)
-    frame[AREA] = pd.array(np.tile([a for a, _ in series], n_rows), dtype="string")
-    frame[CONSUMER_TYPE] = np.tile([c for _, c in series], n_rows).astype("int64")
-    frame["series_id"] = np.tile(np.arange(n_series), n_rows)
-    frame["area_id"] = np.tile(_area_of(series), n_rows)
+    keys = series.frame()
+    for key in series.keys:
+        frame[key] = key_values(np.tile(keys[key].to_numpy(), n_rows), key)
+    frame[SERIES] = pd.array(np.tile(series.labels(), n_rows), dtype="string")
     for name, values in calendar.items():
-        frame[name] = np.repeat(values.astype("int64"), n_series)
-    return frame[OUTPUT_COLUMNS]
+        kind = "float64" if values.dtype.kind == "f" else "int64"
+        frame[name] = np.repeat(values.astype(kind), n_series)
+    return frame[[ORIGIN, TIME, *series.keys, SERIES, *NUMERIC, SCALE, VALUE, TARGET]]

@@ -11,7 +11,7 @@ import pandas as pd
 from energy_assets.domain.forecasting import metrics
 from energy_assets.domain.forecasting.baselines import BASELINES, seasonal_naive
 from energy_assets.domain.forecasting.features import ORIGIN
-from energy_assets.domain.schema import KEYS, VALUE
+from energy_assets.domain.schema import VALUE, row_keys, series_keys
 
 JUDGED_METRICS = ("wape", "mape_median")
 
@@ -20,8 +20,9 @@ def validation_metrics(
     features: pd.DataFrame, forecast: np.ndarray, history: pd.DataFrame
 ) -> dict[str, dict[str, float]]:
     """The model and both seasonal-naive baselines on the same rows."""
-    frame = features[[*KEYS, VALUE]].assign(model=forecast)
-    frame = frame.merge(seasonal_naive(history, list(features[ORIGIN].unique())), on=KEYS)
+    keys = row_keys(series_keys(features))
+    frame = features[[*keys, VALUE]].assign(model=forecast)
+    frame = frame.merge(seasonal_naive(history, list(features[ORIGIN].unique())), on=keys)
     return {m: metrics.summary(frame, VALUE, m) for m in ("model", *BASELINES)}
 
 

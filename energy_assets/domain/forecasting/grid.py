@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.schema import AREA, CONSUMER_TYPE, SERIES, TIME, VALUE
+from energy_assets.domain.schema import TIME, VALUE
+from energy_assets.domain.series import SeriesSet
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -17,7 +18,7 @@ class HourlyGrid:
     """values[s, i] is series s at hour start + i; NaN where unknown."""
 
     start: pd.Timestamp
-    series: tuple[tuple[str, int], ...]
+    series: SeriesSet
     values: np.ndarray
 
     @property
@@ -46,18 +47,18 @@ def to_grid(
     history: pd.DataFrame,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
-    series: tuple[tuple[str, int], ...] = SERIES,
+    series: SeriesSet | None = None,
 ) -> HourlyGrid:
-    """Dense matrix of `history` over [start, end) (default: its own span)."""
+    """Dense matrix of `history` over [start, end) (default: its own span), one row per series
+    of `series` (default: the series `history` holds)."""
+    series = series if series is not None else SeriesSet.of(history)
     times = history[TIME]
     start = pd.Timestamp(start if start is not None else times.min()).floor("h")
     end = pd.Timestamp(end if end is not None else times.max() + HOUR)
     n_hours = max(int((end - start) // HOUR), 0)
     values = np.full((len(series), n_hours), np.nan)
     if len(history) and n_hours:
-        lookup = {s: i for i, s in enumerate(series)}
-        keys = list(zip(history[AREA].astype(str), history[CONSUMER_TYPE].astype(int), strict=True))
-        rows = np.fromiter((lookup.get(k, -1) for k in keys), dtype="int64", count=len(keys))
+        rows = series.positions(history)
         cols = ((times - start) // HOUR).to_numpy(dtype="int64")
         keep = (rows >= 0) & (cols >= 0) & (cols < n_hours)
         values[rows[keep], cols[keep]] = history[VALUE].to_numpy(dtype="float64")[keep]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.schema import SERIES_KEYS
+from energy_assets.domain.schema import series_keys
 
 
 def wape(actual: np.ndarray | pd.Series, forecast: np.ndarray | pd.Series) -> float:
@@ -59,13 +59,13 @@ def _pair(
 
 def per_series(frame: pd.DataFrame, actual: str, forecast: str) -> pd.DataFrame:
     """MAPE, WAPE, bias and count per series, from a long frame with both columns."""
+    keys = series_keys(frame)
     rows = []
-    for (area, code), group in frame.groupby(SERIES_KEYS, sort=True):
+    for values, group in frame.groupby(keys, sort=True):
         y, f = group[actual], group[forecast]
         rows.append(
             {
-                "area": area,
-                "consumer_type": int(str(code)),
+                **dict(zip(keys, values, strict=True)),
                 "mape": mape(y, f),
                 "wape": wape(y, f),
                 "bias": bias(y, f),

@@ -11,9 +11,17 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.domain.calendar import utc_days
-from energy_assets.domain.forecasting.features import FEATURES, ORIGIN, build_features
+from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import validation_metrics
-from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, ForecastModel, fit, predict
+from energy_assets.domain.forecasting.model import (
+    P10,
+    P90,
+    PREDICTION,
+    ForecastModel,
+    band_widening,
+    fit,
+    predict,
+)
 from energy_assets.domain.schema import TIME
 
 
@@ -28,19 +36,30 @@ class WeeklyModel:
 
 
 def train_weekly_model(
-    raw: pd.DataFrame, week_start: pd.Timestamp, validation_days: int, params: Mapping[str, Any]
+    raw: pd.DataFrame,
+    week_start: pd.Timestamp,
+    *,
+    training_weeks: int,
+    validation_days: int,
+    params: Mapping[str, Any],
 ) -> WeeklyModel:
-    """The model of the week starting at `week_start`, from the raw data before it."""
-    # The first day has no day before it to build features from.
-    train_start = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
+    """The model of the week starting at `week_start`, trained on the `training_weeks` before
+    it (fewer where the raw data begins later); `raw` also holds the year before those weeks,
+    which the features look back on."""
+    # The first day of data has no day before it to build features from.
+    first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
+    train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
     features = build_features(raw, utc_days(train_start, week_start))
     valid_start = week_start - pd.Timedelta(days=validation_days)
     train = features[features[ORIGIN] < valid_start]
     valid = features[features[ORIGIN] >= valid_start]
 
-    checked = fit(train, params, quantiles=())
+    checked = fit(train, params)
     validation = validation_metrics(valid, predict(checked, valid)[PREDICTION].to_numpy(), raw)
     model = fit(features, params)
+    # The band of the model of the earlier days, held against the validation days, sets how far
+    # the final model's band is widened.
+    model.band_widening = band_widening(checked, valid)
     bands = predict(model, valid)[[PREDICTION, P10, P90]].to_numpy()
     return WeeklyModel(
         model=model,
@@ -48,5 +67,5 @@ def train_weekly_model(
         valid_start=valid_start,
         validation=validation,
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
-        input_example=valid[FEATURES].head(5),
+        input_example=valid[model.point.feature_name()].head(5),
     )

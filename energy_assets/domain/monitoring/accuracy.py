@@ -8,13 +8,17 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.domain.forecasting.model import MODEL_URI, PREDICTION
-from energy_assets.domain.schema import AREA, CONSUMER_TYPE, KEYS, SERIES_KEYS, TIME, VALUE
+from energy_assets.domain.schema import (
+    KEY_COLUMNS,
+    TIME,
+    VALUE,
+    row_keys,
+    series_keys,
+    series_labels,
+)
 
 DAY = "day"
-SERIES_COLUMNS = [
-    DAY,
-    AREA,
-    CONSUMER_TYPE,
+SCORE_COLUMNS = [
     "mape",
     "wape",
     "bias",
@@ -44,12 +48,14 @@ def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFra
     An hour is scored where both a forecast and an actual exist. MAPE skips zero actuals; WAPE
     and bias divide by the summed absolute actuals, and are NaN when those are zero.
     """
-    _require("predictions", predictions, [*KEYS, PREDICTION, MODEL_URI])
-    _require("actuals", actuals, [*KEYS, VALUE])
-    if predictions.duplicated(KEYS).any():
+    keys = series_keys(predictions)
+    on = row_keys(keys)
+    _require("predictions", predictions, [*on, PREDICTION, MODEL_URI])
+    _require("actuals", actuals, [*on, VALUE])
+    if predictions.duplicated(on).any():
         raise MonitoringInputError("predictions hold more than one forecast for an hour and series")
-    both = predictions[[*KEYS, PREDICTION, MODEL_URI]].merge(
-        actuals[[*KEYS, VALUE]].drop_duplicates(KEYS, keep="last"), on=KEYS, how="left"
+    both = predictions[[*on, PREDICTION, MODEL_URI]].merge(
+        actuals[[*on, VALUE]].drop_duplicates(on, keep="last"), on=on, how="left"
     )
     y = both[VALUE].to_numpy(dtype="float64")
     f = both[PREDICTION].to_numpy(dtype="float64")
@@ -60,8 +66,7 @@ def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFra
     parts = pd.DataFrame(
         {
             DAY: both[TIME].dt.floor("D"),
-            AREA: both[AREA],
-            CONSUMER_TYPE: both[CONSUMER_TYPE],
+            **{k: both[k] for k in keys},
             "abs_error_kwh": np.where(scored, np.abs(f - y), 0.0),
             "error_kwh": np.where(scored, f - y, 0.0),
             "actual_kwh": np.where(scored, np.abs(y), 0.0),
@@ -70,15 +75,14 @@ def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFra
             "count": scored.astype("int64"),
         }
     )
-    grouped = parts.groupby([DAY, *SERIES_KEYS], sort=True, observed=True)
+    grouped = parts.groupby([DAY, *keys], sort=True, observed=True)
     out = grouped[sorted(_SUMS)].sum()
     # A day's forecasts come from one model version; a mixed day lists every version's URI.
-    versions = both.assign(**{DAY: parts[DAY]}).groupby([DAY, *SERIES_KEYS], observed=True)
+    versions = both.assign(**{DAY: parts[DAY]}).groupby([DAY, *keys], observed=True)
     out[MODEL_URI] = versions[MODEL_URI].agg(lambda v: ", ".join(sorted(set(v))))
     out = _ratios(out.reset_index())
-    out[AREA] = out[AREA].astype("string")
-    out[CONSUMER_TYPE] = out[CONSUMER_TYPE].astype("int64")
-    return out[SERIES_COLUMNS]
+    out = out.astype({k: KEY_COLUMNS[k].dtype for k in keys})
+    return out[[DAY, *keys, *SCORE_COLUMNS]]
 
 
 def _ratios(sums: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +114,9 @@ def day_summary(series: pd.DataFrame) -> dict[str, Any]:
         "bias": float(series["error_kwh"].sum()) / actual if actual > 0 else float("nan"),
         "mape_median": float(scored["mape"].median()) if not scored.empty else float("nan"),
         "mape_worst": float(worst["mape"]) if worst is not None else float("nan"),
-        "worst_series": f"{worst[AREA]}/{int(worst[CONSUMER_TYPE])}" if worst is not None else "",
+        "worst_series": series_labels(scored.loc[[scored["mape"].idxmax()]]).iloc[0]
+        if worst is not None
+        else "",
         "series_scored": int((series["count"] > 0).sum()),
         "hours_scored": int(series["count"].sum()),
         MODEL_URI: ", ".join(versions),

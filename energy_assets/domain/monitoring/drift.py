@@ -11,13 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.forecasting.features import NUMERIC, ORIGIN
+from energy_assets.domain.forecasting.features import ORIGIN, VALUE_FEATURES
 
 # Calendar and horizon columns differ between one day and a training window by construction
 # (one weekday against seven); drift is watched on the columns made from consumption values.
-CALENDAR = {"horizon", "hour_local", "dow_local", "is_holiday", "is_rest_day", "rest_lag24",
-            "rest_lag168", "christmas"}  # fmt: skip
-DRIFT_COLUMNS = [c for c in NUMERIC if c not in CALENDAR]
+DRIFT_COLUMNS = VALUE_FEATURES
 METHOD = "wasserstein"  # normed Wasserstein distance: scale-free, stable on large samples
 # One day against weeks is never alike under a fixed threshold (Evidently's default 0.1):
 # day-level features take one value per series a day. A column drifts when the day lies
@@ -26,6 +24,9 @@ MARGIN = 1.1
 MIN_THRESHOLD = 0.1
 DATASET_DRIFT_SHARE = 0.5  # the day drifts when at least this share of columns does
 REFERENCE_ROWS = 20_000  # a seeded sample keeps a run's cost flat in the window's length
+# A day is compared with the last weeks its model learnt from: the regime it was fitted to most
+# recently, not a year of seasons it has also seen.
+REFERENCE_WEEKS = 8
 
 
 @dataclass
@@ -76,7 +77,8 @@ def calibrate_thresholds(
     thresholds = {}
     for column in columns:
         values = reference[column].to_numpy(dtype="float64")
-        scale = float(np.nanstd(values))
+        finite = values[np.isfinite(values)]
+        scale = float(finite.std()) if finite.size else 0.0  # no values: nothing to compare
         worst = max(
             (_normed_wasserstein(values[days != d], values[days == d], scale)
              for d in np.unique(days)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from energy_assets.domain.sources.base import ConsumptionSource, SourceError
+from energy_assets.domain.sources.base import ConsumptionSource, Selection, SourceError
 from energy_assets.domain.sources.energidataservice import EnergiDataServiceSource
 from energy_assets.domain.sources.files import FileSource
 from energy_assets.domain.sources.simulator import SimulatorSource
@@ -12,6 +12,7 @@ __all__ = [
     "ConsumptionSource",
     "EnergiDataServiceSource",
     "FileSource",
+    "Selection",
     "SimulatorSource",
     "SourceError",
     "source_from_settings",
@@ -19,9 +20,10 @@ __all__ = [
 
 
 def source_from_settings(settings: Settings) -> ConsumptionSource:
+    selection = Selection(only=settings.series_filter, keys=settings.series_level)
     if settings.source is SourceKind.FILE:
         assert settings.file is not None  # enforced by Settings
-        return FileSource(settings.file)
+        return FileSource(settings.file, selection)
     if settings.source is SourceKind.ENERGIDATASERVICE:
         return EnergiDataServiceSource(
             base_url=settings.api_base_url,
@@ -31,10 +33,12 @@ def source_from_settings(settings: Settings) -> ConsumptionSource:
             timeout_seconds=settings.api_timeout_seconds,
             max_retries=settings.api_max_retries,
             backoff_seconds=settings.api_backoff_seconds,
+            selection=selection,
         )
     return SimulatorSource(
         seed=settings.simulator_seed,
         anomaly_rate=settings.simulator_anomaly_rate,
         regime_change_date=settings.simulator_regime_change_date,
         regime_change_factor=settings.simulator_regime_change_factor,
+        selection=selection,
     )

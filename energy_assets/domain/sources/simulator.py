@@ -15,18 +15,17 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.domain.calendar import LOCAL_TZ, is_christmas_lull, is_holiday
+from energy_assets.domain.datasets import CONSUMER_TYPES, CONSUMPTION_DE35_HOUR, DatasetProfile
 from energy_assets.domain.schema import (
     AREA,
     CONSUMER_TYPE,
-    CONSUMER_TYPES,
-    SERIES,
     TIME,
     VALUE,
     consumer_group,
     empty_frame,
     hours,
 )
-from energy_assets.domain.sources.base import ConsumptionSource
+from energy_assets.domain.sources.base import ConsumptionSource, Selection
 
 # Mean winter level per series, kWh/h, rounded to two significant figures; DE35 order.
 LEVELS = {
@@ -103,12 +102,19 @@ class SimulatorSource(ConsumptionSource):
         anomaly_rate: float = 0.0,
         regime_change_date: dt.date | None = None,
         regime_change_factor: float = 1.3,
+        selection: Selection | None = None,
     ) -> None:
         self.seed = seed
+        self.selection = selection or Selection()
         self.anomaly_rate = anomaly_rate
         self.regime_change_date = regime_change_date
         self.regime_change_factor = regime_change_factor
         self._series_params()
+
+    @property
+    def profile(self) -> DatasetProfile:
+        """The simulator imitates the series layout of ConsumptionDE35Hour."""
+        return CONSUMPTION_DE35_HOUR
 
     def describe(self) -> str:
         parts = [f"SYNTHETIC simulator (seed {self.seed}"]
@@ -121,12 +127,20 @@ class SimulatorSource(ConsumptionSource):
         return "".join(parts) + ")"
 
     def _series_params(self) -> None:
-        idx = np.arange(len(SERIES), dtype=np.int64)
-        self.codes = np.array([c for _, c in SERIES])
-        self.areas = np.array([a for a, _ in SERIES])
+        series = CONSUMPTION_DE35_HOUR.known_series
+        assert series is not None
+        idx = np.arange(len(series), dtype=np.int64)
+        self.codes = series.column(CONSUMER_TYPE).astype("int64")
+        self.areas = series.areas()
         sectors = [consumer_group(int(c)) for c in self.codes]
         jitter = uniform(self.seed, 1, idx)
-        levels = np.array([LEVELS[a][CONSUMER_TYPES.index(c)] for a, c in SERIES], dtype=float)
+        levels = np.array(
+            [
+                LEVELS[a][CONSUMER_TYPES.index(c)]
+                for a, c in zip(self.areas, self.codes, strict=True)
+            ],
+            dtype=float,
+        )
         # Each series blends its sector's profile with the mixed one, and has its own noise.
         weight = 0.6 + 0.4 * jitter
         self.profiles = np.stack(
@@ -146,10 +160,10 @@ class SimulatorSource(ConsumptionSource):
         self.hour_sigma = 0.01 + 0.05 * (np.log10(levels.max()) - np.log10(levels)) / 3.4
         self.series_index = idx
 
-    def fetch(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    def _fetch(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         stamps = hours(start, end)
         if len(stamps) == 0:
-            return empty_frame()
+            return empty_frame(self.profile.canonical_keys)
         local = stamps.tz_convert(LOCAL_TZ)
         local_dates = pd.Index(local.date)
         rest_day = (local.dayofweek.to_numpy() >= 5) | is_holiday(local_dates)
@@ -180,7 +194,7 @@ class SimulatorSource(ConsumptionSource):
             values = np.where(after[:, None], values * self.regime_change_factor, values)
 
         n_hours, n_series = values.shape
-        # Time-major layout in SERIES order is already the canonical sort order.
+        # Time-major layout in series order is already the canonical sort order.
         return pd.DataFrame(
             {
                 TIME: np.repeat(stamps, n_series),

@@ -1,0 +1,227 @@
+"""Three years of real consumption through the whole chain: raw data to monitoring and drift.
+
+The real `ConsumptionIndustry` export of municipality 851 (Aalborg), branch Privat, 2021-2023,
+read by the file source as it is. On a SQLite Dagster instance and local storage in a temporary
+folder, each stage runs as its own process (so its peak memory is its own), the way an operator
+would run it:
+
+1. `raw_consumption` 2021-01-01 .. 2023-12-31 as one single-run backfill, with its data contract;
+2. `consumption_features` over the same days, one single run;
+3. `model_hyperparameters` pinned to the search space's defaults (a one-point study);
+4. the 52 weekly models of 2023 (Mondays 2023-01-02 .. 2023-12-25), one run per week, each
+   registered in MLflow behind its promotion gate;
+5. `predictions` for every day of 2023, one single run, each day from its week's version;
+6. `forecast_monitoring` and 7. `feature_drift` for every day of 2023, one single run each.
+
+It prints wall time and peak memory per stage, the pooled WAPE of 2023 from the stored monitoring
+files next to both seasonal-naive baselines on the same hours, and the WARN/ALERT days at the
+default thresholds.
+
+    python bench/real_history.py [--data PATH] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = (
+    Path(os.environ.get("ENERGY_SHARED_DATA", REPO.parent / "shared" / "data"))
+    / "energidataservice_consumption_industry"
+    / "consumption_industry_851_privat_2021_2023.csv.gz"
+)
+FIRST_DAY, LAST_DAY = dt.date(2021, 1, 1), dt.date(2023, 12, 31)
+YEAR_START, YEAR_END = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+STAGES = ("raw", "features", "hyperparameters", "models", "predictions", "monitoring", "drift")
+
+
+def model_weeks() -> list[dt.date]:
+    first = dt.date(2023, 1, 2)
+    return [first + dt.timedelta(weeks=i) for i in range(52)]
+
+
+def run_stage(stage: str) -> dict[str, object]:
+    """One stage, in this process; what it did, for the report."""
+    import dagster as dg
+
+    from energy_assets import names
+    from energy_assets.definitions import build_definitions
+    from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
+    from energy_assets.settings import load_settings
+
+    defs = build_definitions(load_settings())
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.get()
+
+    def materialize(asset: str, *, days: tuple[dt.date, dt.date] | None = None,
+                    partition: str | None = None, config: dict | None = None) -> bool:  # fmt: skip
+        tags = {}
+        if days:
+            tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
+                    "dagster/asset_partition_range_end": days[1].isoformat()}  # fmt: skip
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(asset)],
+            partition_key=partition,
+            tags=tags,
+            run_config={**QUIET, **({"ops": config} if config else {})},
+            raise_on_error=False,
+        )
+        return bool(result.success)
+
+    if stage == "raw":
+        return {"ok": materialize(names.RAW, days=(FIRST_DAY, LAST_DAY))}
+    if stage == "features":
+        return {"ok": materialize(names.FEATURES, days=(FIRST_DAY, LAST_DAY))}
+    if stage == "hyperparameters":
+        # One trial whose space is the defaults: the pinned parameters, tracked as a study.
+        space = {k: {"kind": "categorical", "choices": [v]} for k, v in DEFAULT_PARAMS.items()}
+        config = {"n_trials": 1, "end_date": "2022-12-31", "study_name": "pinned-defaults",
+                  "search_space": space}  # fmt: skip
+        return {
+            "ok": materialize(
+                names.HYPERPARAMETERS, config={names.HYPERPARAMETERS: {"config": config}}
+            )
+        }
+    if stage == "models":
+        failed = [w.isoformat() for w in model_weeks()
+                  if not materialize(names.MODEL, partition=w.isoformat())]  # fmt: skip
+        return {"ok": not failed, "failed_weeks": failed}
+    asset = {"predictions": names.PREDICTIONS, "monitoring": names.MONITORING,
+             "drift": names.DRIFT}[stage]  # fmt: skip
+    return {"ok": materialize(asset, days=(YEAR_START, YEAR_END))}
+
+
+def scores(storage: Path) -> dict[str, object]:
+    """Pooled WAPE of 2023 from the stored monitoring files, both baselines on the same hours,
+    and the WARN/ALERT days at the default thresholds."""
+    import pandas as pd
+
+    from energy_assets import names
+    from energy_assets.domain.forecasting.baselines import seasonal_naive
+    from energy_assets.domain.monitoring.accuracy import day_summaries
+    from energy_assets.domain.monitoring.alerts import Level, classify
+    from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
+    from energy_assets.settings import load_settings
+
+    monitored = pd.concat(
+        [pd.read_parquet(p) for p in sorted((storage / names.MONITORING).glob("*.parquet"))],
+        ignore_index=True,
+    )
+    raw = pd.concat(
+        [pd.read_parquet(p) for p in sorted((storage / names.RAW).glob("*.parquet"))],
+        ignore_index=True,
+    )
+    predicted = pd.concat(
+        [pd.read_parquet(p) for p in sorted((storage / names.PREDICTIONS).glob("*.parquet"))],
+        ignore_index=True,
+    )
+    days = sorted(predicted[TIME].dt.floor("D").unique())
+    on = row_keys(series_keys(predicted))
+    both = predicted[on].merge(raw[[*on, VALUE]], on=on).merge(seasonal_naive(raw, days), on=on)
+    actual = both[VALUE].abs().sum()
+    settings = load_settings()
+    levels = [classify(s["mape"], settings.mape_warn, settings.mape_alert)
+              for s in day_summaries(monitored).values()]  # fmt: skip
+    return {
+        "days_monitored": int(monitored["day"].nunique()),
+        "model_wape": float(monitored["abs_error_kwh"].sum() / monitored["actual_kwh"].sum()),
+        "naive_24h_wape": float((both["naive_24h"] - both[VALUE]).abs().sum() / actual),
+        "naive_168h_wape": float((both["naive_168h"] - both[VALUE]).abs().sum() / actual),
+        "warn_days": sum(level is Level.WARN for level in levels),
+        "alert_days": sum(level is Level.ALERT for level in levels),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--keep", action="store_true", help="keep the workspace folder")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:  # a child process: one stage, its outcome as JSON on the last line
+        print(json.dumps(run_stage(args.stage)))
+        return 0
+    if not args.data.exists():
+        print(f"real data not found at {args.data}; set ENERGY_SHARED_DATA", file=sys.stderr)
+        return 2
+    root = Path(tempfile.mkdtemp(prefix="bench-real-history-"))
+    env = workspace(root, args.data)
+    print(f"real ConsumptionIndustry history through the chain: {args.data.name}")
+    print(f"workspace {root}\n")
+    print("| stage | wall time | peak RSS | outcome |\n|---|---|---|---|")
+    total, failed = 0.0, False
+    for stage in STAGES:
+        seconds, peak_mb, outcome = timed_stage(stage, env)
+        total += seconds
+        failed = failed or outcome != "ok"
+        print(f"| {stage} | {seconds:.1f} s | {peak_mb:.0f} MB | {outcome} |", flush=True)
+    print(f"| total | {total:.1f} s | | |\n")
+    if failed:  # the workspace and the stages' logs stay for a look
+        print(f"a stage failed; workspace kept at {root}", file=sys.stderr)
+        return 1
+    os.environ.update(env)
+    figures = scores(root / "storage")
+    print(json.dumps(figures, indent=2))
+    print(
+        f"\n2023, {figures['days_monitored']} days: pooled WAPE {figures['model_wape']:.2%} "
+        f"(same-hour-yesterday naive {figures['naive_24h_wape']:.2%}, same-hour-last-week "
+        f"naive {figures['naive_168h_wape']:.2%}); at the default thresholds "
+        f"{figures['warn_days']} WARN and {figures['alert_days']} ALERT days"
+    )
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def workspace(root: Path, data: Path) -> dict[str, str]:
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {
+        "ENERGY_SOURCE": "file",
+        "ENERGY_FILE": str(data.resolve()),
+        "ENERGY_START_DATE": FIRST_DAY.isoformat(),
+        "ENERGY_STORAGE_DIR": str(root / "storage"),
+        "ENERGY_STATE_DIR": str(root / "state"),
+        "DAGSTER_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def timed_stage(stage: str, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall time, peak RSS (MB) and outcome of one stage run as a child process."""
+    started = time.perf_counter()
+    log = Path(env["ENERGY_STATE_DIR"]).parent / f"{stage}.log"
+    with log.open("w") as errors:  # the libraries' chatter, kept out of the table
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--stage", stage],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        assert child.stdout is not None
+        out = child.stdout.read()
+    # Reaped here rather than by Popen, to read the child's own resource usage.
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    peak = usage.ru_maxrss / 1024
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    outcome = json.loads(lines[-1]) if lines else {"ok": False, "exit": child.returncode}
+    return seconds, peak, "ok" if outcome.get("ok") else f"FAILED {outcome}, see {log}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
