@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -158,6 +159,30 @@ def _filter(raw: str | None) -> dict[str, set[str]]:
     return {k: {str(v) for v in values} for k, values in parsed.items()}
 
 
+def _sorted(
+    rows: list[tuple[datetime, dict[str, Any]]],
+    sort: str,
+    dataset: ReplayDataset,
+    tie_order: random.Random | None,
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """`sort=Field ASC|DESC[,Field ASC|DESC ...]`, applied last field first (a stable sort)."""
+    terms = [term.split() for term in sort.split(",")]
+    fields = set(dataset.records[0]) if dataset.records else {dataset.time_field}
+    for term in terms:
+        if len(term) != 2 or term[0] not in fields or term[1] not in {"ASC", "DESC"}:
+            raise _BadRequest(f"sort={sort!r}: expected 'Field ASC|DESC[,Field ASC|DESC]'")
+    out = list(rows)
+    if tie_order is not None:
+        tie_order.shuffle(out)
+    for field, direction in reversed(terms):
+
+        def key(row: tuple[datetime, dict[str, Any]], field: str = field) -> Any:
+            return row[0] if field == dataset.time_field else str(row[1][field])
+
+        out.sort(key=key, reverse=direction == "DESC")
+    return out
+
+
 class _HTTPServer(ThreadingHTTPServer):
     # Handler threads are joined on close; every handler ends promptly (Connection: close,
     # bounded stalls that stop() interrupts, socket timeout on idle reads).
@@ -234,6 +259,11 @@ class ReplayServer:
     def __init__(self, datasets: Iterable[ReplayDataset] = ()) -> None:
         self.datasets: dict[str, ReplayDataset] = {d.name: d for d in datasets}
         self.fixed_bodies: dict[str, bytes] = {}
+        #: when set, rows equal on the requested sort come in a new random order per request,
+        #: as a database may give them
+        self.shuffled_ties: random.Random | None = None
+        #: a server that honours only the first field of `sort`
+        self.sort_on_first_field_only = False
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -329,12 +359,16 @@ class ReplayServer:
         if name is None or name not in self.datasets:
             return 404, {"error": f"no dataset at {path!r}"}
         try:
-            return 200, self._select(self.datasets[name], query)
+            if self.sort_on_first_field_only and "sort" in query:
+                query = {**query, "sort": query["sort"].split(",")[0]}
+            return 200, self._select(self.datasets[name], query, self.shuffled_ties)
         except _BadRequest as exc:
             return 400, {"error": str(exc)}
 
     @staticmethod
-    def _select(dataset: ReplayDataset, query: Mapping[str, str]) -> Envelope:
+    def _select(
+        dataset: ReplayDataset, query: Mapping[str, str], tie_order: random.Random | None = None
+    ) -> Envelope:
         known = {"start", "end", "timezone", "offset", "limit", "sort", "columns", "filter"}
         unknown = sorted(set(query) - known)
         if unknown:
@@ -368,10 +402,7 @@ class ReplayServer:
         ]
         sort = query.get("sort")
         if sort is not None:
-            parts = sort.split()
-            if len(parts) != 2 or parts[0] != dataset.time_field or parts[1] not in {"ASC", "DESC"}:
-                raise _BadRequest(f"sort={sort!r}: only '{dataset.time_field} ASC|DESC'")
-            rows.sort(key=lambda row: row[0], reverse=parts[1] == "DESC")
+            rows = _sorted(rows, sort, dataset, tie_order)
         records = [r for _, r in rows]
         if "columns" in query:
             wanted = query["columns"].split(",")

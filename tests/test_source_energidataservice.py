@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ def expected(de35_parquet: Path) -> pd.DataFrame:
     return frame.sort_values([TIME, AREA, CONSUMER_TYPE]).reset_index(drop=True)
 
 
+def time_forms(server: ReplayServer) -> list[str]:
+    """The time field each request sorted on first: the time form it asked for."""
+    return [r.query["sort"].split()[0] for r in server.requests]
+
+
 def window(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     return frame[(frame[TIME] >= start) & (frame[TIME] < end)].reset_index(drop=True)
 
@@ -108,12 +114,38 @@ def test_sends_utc_window_sort_columns_and_paging_parameters(
         "start": "2023-01-23T00:00",
         "end": "2023-01-24T00:00",
         "timezone": "utc",
-        "sort": "HourUTC ASC",
+        "sort": "HourUTC ASC,PriceArea ASC,ConsumerType_DE35 ASC",
         "columns": DEFAULT_FIELDS,
         "limit": "10000",
         "offset": "0",
     }
     assert request.headers.get("Accept") == "application/json"
+
+
+def test_pages_hold_every_row_once_when_the_server_orders_ties_at_random(
+    replay_server: ReplayServer, expected: pd.DataFrame
+) -> None:
+    # 76 rows share each hour; a database may order them differently for every request. Paging
+    # on a total order (the hour and every key) keeps the pages disjoint.
+    replay_server.shuffled_ties = random.Random(7)
+
+    frame = make_source(replay_server, page_size=50).fetch(DAY, NEXT_DAY)
+
+    assert len(replay_server.requests) == 37  # 1,824 rows in pages of 50
+    assert not frame.duplicated([TIME, AREA, CONSUMER_TYPE]).any()
+    pd.testing.assert_frame_equal(frame, window(expected, DAY, NEXT_DAY))
+
+
+def test_a_server_that_ignores_the_order_of_ties_fails_loudly(
+    replay_server: ReplayServer, de35_replay_dataset: ReplayDataset
+) -> None:
+    # A server that sorts on the hour alone (it ignores the key fields of the sort), shuffling
+    # the rows of an hour for every request: some row comes twice, another never.
+    replay_server.shuffled_ties = random.Random(7)
+    replay_server.sort_on_first_field_only = True
+
+    with pytest.raises(ApiResponseError, match="came twice across pages.*not keep the order"):
+        make_source(replay_server, page_size=50).fetch(DAY, NEXT_DAY)
 
 
 def test_non_utc_bounds_are_sent_as_utc(
@@ -208,7 +240,7 @@ def test_custom_dataset_name_and_column_mapping(
     frame = source.fetch(DAY, NEXT_DAY)
 
     assert {r.path for r in replay_server.requests} == {"/dataset/ConsumptionRenamed"}
-    assert set(replay_server.sent("sort")) == {"TimeUTC ASC"}
+    assert set(replay_server.sent("sort")) == {"TimeUTC ASC,Zone ASC,Branch ASC"}
     assert set(replay_server.sent("columns")) == {"TimeUTC,Zone,Branch,EnergyKWh"}
     assert replay_server.sent("offset") == ["0", "1000"]
     pd.testing.assert_frame_equal(frame, window(expected, DAY, NEXT_DAY))
@@ -225,7 +257,7 @@ def test_default_mapping_against_the_renamed_dataset_fails_clearly(
         make_source(replay_server).fetch(DAY, NEXT_DAY)
 
     assert replay_server.dataset_url(DATASET) in str(info.value)
-    assert [r.query["sort"] for r in replay_server.requests] == ["HourUTC ASC", "TimeUTC ASC"]
+    assert time_forms(replay_server) == ["HourUTC", "TimeUTC"]
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -291,8 +323,7 @@ def test_client_errors_are_not_retried(replay_server: ReplayServer, status: int)
     assert replay_server.dataset_url(DATASET) in str(info.value)
     # A 400 may mean the dataset moved to 15-minute records: the other time form is asked
     # once, and the first refusal is reported. Nothing is retried.
-    forms = [r.query["sort"] for r in replay_server.requests]
-    assert forms == (["HourUTC ASC", "TimeUTC ASC"] if status == 400 else ["HourUTC ASC"])
+    assert time_forms(replay_server) == (["HourUTC", "TimeUTC"] if status == 400 else ["HourUTC"])
 
 
 def test_unknown_dataset_is_a_source_error_naming_the_url(replay_server: ReplayServer) -> None:
@@ -687,7 +718,7 @@ def test_replay_matches_the_real_day_body(
         {"start": "2023-01-23", "timezone": "utc"},
         {"start": "2023-01-23T00:00"},
         {"timezone": "dk"},
-        {"timezone": "utc", "sort": "TotalCon ASC"},
+        {"timezone": "utc", "sort": "NoSuchField ASC"},
         {"timezone": "utc", "offset": "-1"},
         {"timezone": "utc", "filter": '["DK1"]'},
     ],

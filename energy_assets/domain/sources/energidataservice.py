@@ -1,8 +1,9 @@
 """Energi Data Service HTTP API: `GET <base>/dataset/<name>?start=&end=&offset=&limit=`.
 
 Times are sent with `timezone=utc`, so `start` (inclusive) and `end` (exclusive) select UTC
-hours. Pages are requested until one comes back shorter than the limit; `total` is not trusted
-(real bodies have disagreed with their own records). 429, 5xx, timeouts and connection errors are
+hours. Pages are requested, sorted on the hour and every key field (a total order, so pages
+cannot overlap), until one comes back shorter than the limit; `total` is not trusted (real
+bodies have disagreed with their own records). 429, 5xx, timeouts and connection errors are
 retried with exponential backoff, honouring `Retry-After`.
 
 The dataset's profile names its fields. A dataset may publish hourly (`HourUTC`) or 15-minute
@@ -135,13 +136,18 @@ class EnergiDataServiceSource(ConsumptionSource):
             "start": start.tz_convert("UTC").strftime(API_TIME_FORMAT),
             "end": end.tz_convert("UTC").strftime(API_TIME_FORMAT),
             "timezone": "utc",
-            "sort": f"{form.utc} ASC",
+            "sort": self._sort(form),
             "columns": ",".join(field_map(self._profile, form)),
             "limit": self.page_size,
         }
         if server_filter := self._server_filter():
             params["filter"] = json.dumps(server_filter, separators=(",", ":"))
         return params
+
+    def _sort(self, form: TimeForm) -> str:
+        """A total order: the hour and every key field. Many rows share each hour, and a server
+        free to order ties differently per request would repeat or skip rows across pages."""
+        return ",".join(f"{field} ASC" for field in (form.utc, *self._profile.keys))
 
     def _server_filter(self) -> dict[str, list[str]]:
         """The selection's conditions on fields the dataset has (a derived area is filtered
@@ -173,6 +179,20 @@ class EnergiDataServiceSource(ConsumptionSource):
                 return records
             previous = page
         raise ApiResponseError(f"{self.url}: more than {MAX_PAGES} pages; refusing to go on")
+
+    def _check_unique(self, records: list[dict[str, Any]], form: TimeForm) -> None:
+        """A row twice means the pages overlapped (and so another row was skipped): the server
+        did not keep the requested order between requests."""
+        fields = (form.utc, *self._profile.keys)
+        seen: set[tuple[Any, ...]] = set()
+        for record in records:
+            identity = tuple(record[f] for f in fields)
+            if identity in seen:
+                raise ApiResponseError(
+                    f"{self.url}: {dict(zip(fields, identity, strict=True))} came twice across "
+                    f"pages; the server does not keep the order {self._sort(form)!r} stable"
+                )
+            seen.add(identity)
 
     def _get_page(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         where = f"{self.url} (offset {params['offset']})"
@@ -235,6 +255,7 @@ class EnergiDataServiceSource(ConsumptionSource):
                     f"{where}: record {index} lacks {missing}: {json.dumps(record)[:200]}"
                 )
             self._check_types(record, fields, index, where)
+        self._check_unique(records, form)
         frame = pd.DataFrame.from_records(records, columns=list(fields))
         try:
             return to_hourly_canonical(frame, self._profile, form, where=where)
