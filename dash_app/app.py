@@ -84,9 +84,11 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
             payload = views.predictions_payload(store, dict(request.args))
         except views.BadRequest as exc:
             return jsonify({"error": str(exc)}), 400
+        except Exception:  # unreadable storage: a JSON answer, the details in the server log
+            server.logger.exception("/api/predictions failed")
+            return jsonify({"error": "the stored predictions could not be read"}), 503
         if payload is None:
-            args = {k: request.args.get(k) for k in ("area", "consumer_type", "date")}
-            return jsonify({"error": f"no predictions stored for {args}"}), 404
+            return jsonify({"error": f"no predictions stored for {dict(request.args)}"}), 404
         return jsonify(payload), 200
 
     @server.get("/reports/drift/<day>")

@@ -173,21 +173,25 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
     rows = _series(frame, chosen) if frame is not None else pd.DataFrame()
     if rows.empty:
         return None
-    return {
+    values = ["prediction_kwh", "p10_kwh", "p90_kwh"]
+    lacking = [c for c in values if c not in rows.columns]
+    # Missing numbers are JSON null: a bare NaN is not JSON.
+    numeric = rows.reindex(columns=values).astype("float64")
+    numbers = numeric.astype(object).mask(numeric.isna(), None)
+    payload = {
         **chosen,
         "date": day.isoformat(),
-        MODEL_URI: ", ".join(sorted(rows[MODEL_URI].unique())),
+        MODEL_URI: ", ".join(sorted(rows[MODEL_URI].dropna().unique()))
+        if MODEL_URI in rows.columns
+        else None,
         "rows": [
-            {"datetime_utc": t.isoformat(), "prediction_kwh": p, "p10_kwh": lo, "p90_kwh": hi}
-            for t, p, lo, hi in zip(
-                rows["datetime_utc"],
-                rows["prediction_kwh"],
-                rows["p10_kwh"],
-                rows["p90_kwh"],
-                strict=True,
-            )
+            {"datetime_utc": t.isoformat(), **dict(zip(values, row, strict=True))}
+            for t, row in zip(rows["datetime_utc"], numbers.itertuples(index=False), strict=True)
         ],
     }
+    if lacking:
+        payload["warnings"] = [f"the stored predictions of {day} lack {', '.join(lacking)}"]
+    return payload
 
 
 @dataclass

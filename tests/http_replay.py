@@ -174,10 +174,10 @@ def _sorted(
     out = list(rows)
     if tie_order is not None:
         tie_order.shuffle(out)
-    for field, direction in reversed(terms):
+    for name, direction in reversed(terms):
 
-        def key(row: tuple[datetime, dict[str, Any]], field: str = field) -> Any:
-            return row[0] if field == dataset.time_field else str(row[1][field])
+        def key(row: tuple[datetime, dict[str, Any]], name: str = name) -> Any:
+            return row[0] if name == dataset.time_field else str(row[1][name])
 
         out.sort(key=key, reverse=direction == "DESC")
     return out

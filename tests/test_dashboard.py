@@ -1,5 +1,6 @@
 """The dashboard's views, callbacks and JSON endpoints over storage seeded on disk or in GCS."""
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,49 @@ def test_predictions_endpoint_answers_404_for_a_day_not_stored(client: Any) -> N
     response = client.get("/api/predictions?area=DK1&consumer_type=111&date=2023-06-01")
     assert response.status_code == 404
     assert "no predictions stored" in response.get_json()["error"]
+
+
+def strict_json(data: bytes) -> Any:
+    """JSON as the standard defines it: NaN and Infinity are not numbers there."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_predictions_without_a_band_or_with_missing_numbers_are_valid_json(
+    settings: Settings, store: DashboardStore
+) -> None:
+    # A day whose stored forecasts lack the P10/P90 columns and hold a NaN forecast.
+    day = DAYS[2]
+    path = f"predictions/{day}.parquet"
+    frame = store.storage.read_parquet(path).drop(columns=["p10_kwh", "p90_kwh"])
+    chosen = frame.index[(frame["area"] == "DK1") & (frame["consumer_type"] == 111)]
+    frame.loc[chosen[3], "prediction_kwh"] = np.nan
+    store.storage.write_parquet(path, frame)
+    client = create_app(settings, DashboardStore.from_settings(settings)).server.test_client()
+
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={day}")
+
+    assert response.status_code == 200
+    body = strict_json(response.data)
+    assert body["warnings"] == [f"the stored predictions of {day} lack p10_kwh, p90_kwh"]
+    assert [r["p10_kwh"] for r in body["rows"]] == [None] * 24
+    assert body["rows"][3]["prediction_kwh"] is None
+    assert all(isinstance(r["prediction_kwh"], float) for i, r in enumerate(body["rows"]) if i != 3)
+
+
+def test_an_unreadable_predictions_file_is_a_json_503_without_internals(
+    settings: Settings, store: DashboardStore
+) -> None:
+    store.storage.write_bytes(f"predictions/{DAYS[1]}.parquet", b"not parquet", "application/x")
+    client = create_app(settings, DashboardStore.from_settings(settings)).server.test_client()
+
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={DAYS[1]}")
+
+    assert response.status_code == 503
+    assert strict_json(response.data) == {"error": "the stored predictions could not be read"}
 
 
 def test_health_is_200_with_its_facts_and_503_without_forecasts(

@@ -395,6 +395,30 @@ def test_predictions_refuse_a_record_that_names_an_alias(pipeline: Pipeline) -> 
     assert prediction_path.read_bytes() == predicted
 
 
+def test_a_version_missing_its_band_models_fails_predictions_by_name(pipeline: Pipeline) -> None:
+    day = "2023-02-08"  # in W1
+    uri = pipeline.record(W1)["model_uri"]
+    _, version = tracking.parse_version_uri(uri)
+    run_id = pipeline.client().get_model_version(pipeline.name, version).run_id
+    artifacts = Path(pipeline.client().get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    band = artifacts / "quantiles" / "0.9.txt"
+    aside = band.with_suffix(".aside")
+    prediction_path = pipeline.storage / "predictions" / f"{day}.parquet"
+    predicted = prediction_path.read_bytes()
+    band.rename(aside)
+    tracking.load_forecast_model.cache_clear()
+    try:
+        result = run(pipeline.defs, pipeline.instance, [PREDICTIONS_KEY], partition=day)
+    finally:
+        aside.rename(band)
+        tracking.load_forecast_model.cache_clear()
+    assert not result.success
+    assert f"{uri} (MLflow run {run_id}) lacks the artifacts ['quantiles/0.9.txt']" in (
+        failure_text(result)
+    )
+    assert prediction_path.read_bytes() == predicted  # the stored forecasts are kept
+
+
 @pytest.mark.parametrize(
     "uri",
     [

@@ -144,7 +144,7 @@ def test_a_server_that_ignores_the_order_of_ties_fails_loudly(
     replay_server.shuffled_ties = random.Random(7)
     replay_server.sort_on_first_field_only = True
 
-    with pytest.raises(ApiResponseError, match="came twice across pages.*not keep the order"):
+    with pytest.raises(ApiResponseError, match=r"came twice across pages.*not keep the order"):
         make_source(replay_server, page_size=50).fetch(DAY, NEXT_DAY)
 
 

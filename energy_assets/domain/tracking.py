@@ -24,6 +24,13 @@ CHAMPION = "champion"
 WEEK_TAG = "week"
 GATE_TAG = "promotion_gate"
 CALIBRATION = "calibration.json"
+MANIFEST = "manifest.json"  # the artifacts a version needs to forecast, written with them
+
+
+class ModelArtifactsMissing(ValueError):
+    """A registered version lacks artifacts it needs to forecast."""
+
+
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
@@ -106,6 +113,7 @@ def log_forecast_model(
         for index, booster in enumerate(model.members, start=1):
             mlflow.log_text(booster.model_to_string(), f"members/{index}.txt")
         mlflow.log_dict({"band_widening": model.band_widening}, CALIBRATION)
+        mlflow.log_dict({"artifacts": _artifacts_of(model)}, MANIFEST)
         mlflow.log_metric("band_widening", model.band_widening)
         with warnings.catch_warnings():
             # The integer columns are identity and calendar codes, never missing; MLflow's hint
@@ -158,6 +166,7 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
             out[artifact.path.rsplit("/", 1)[-1].removesuffix(".txt")] = lgb.Booster(model_str=text)
         return out
 
+    _check_artifacts(uri, run_id, client)
     quantiles = {float(alpha): booster for alpha, booster in boosters("quantiles").items()}
     members = [b for _, b in sorted(boosters("members").items(), key=lambda kv: int(kv[0]))]
     stored = [a.path for a in client.list_artifacts(run_id) if a.path == CALIBRATION]
@@ -167,6 +176,38 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
         else 0.0
     )
     return ForecastModel(point=point, quantiles=quantiles, members=members, band_widening=widening)
+
+
+def _artifacts_of(model: ForecastModel) -> list[str]:
+    return [
+        *(f"quantiles/{alpha:g}.txt" for alpha in model.quantiles),
+        *(f"members/{i}.txt" for i in range(1, len(model.members) + 1)),
+        CALIBRATION,
+    ]
+
+
+def _check_artifacts(uri: str, run_id: str, client: Any) -> None:
+    """Every artifact the version was logged with is there; a version logged before the
+    manifest needs at least its P10/P90 models. A model short of one would forecast without
+    its band or its ensemble members, silently."""
+    import mlflow
+
+    def listed(folder: str | None = None) -> set[str]:
+        return {a.path for a in client.list_artifacts(run_id, folder)}
+
+    top = listed()
+    if MANIFEST in top:
+        needed = list(mlflow.artifacts.load_dict(f"runs:/{run_id}/{MANIFEST}")["artifacts"])
+    else:
+        needed = ["quantiles/0.1.txt", "quantiles/0.9.txt"]
+    folders = {path.rsplit("/", 1)[0] for path in needed if "/" in path}
+    present = top.union(*(listed(folder) for folder in folders))
+    missing = [path for path in needed if path not in present]
+    if missing:
+        raise ModelArtifactsMissing(
+            f"{uri} (MLflow run {run_id}) lacks the artifacts {missing}; "
+            "retrain its week to register a complete version"
+        )
 
 
 def record_gate(registered_model: str, version: str, passed: bool) -> None:
