@@ -17,7 +17,7 @@ from energy_assets.settings import Settings, load_settings
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
-from sensors.run_failure import run_failure_alert_sensor
+from sensors.alert_outbox import alert_outbox_sensor
 
 # Single-run backfill policies, partitioned check specs and per-partition metadata are the
 # features this design rests on; Dagster labels them beta/preview, which would repeat in every
@@ -35,7 +35,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         build_forecasting_definitions(settings, partitions),
         build_monitoring_definitions(settings, partitions),
         dg.Definitions(
-            sensors=[run_failure_alert_sensor, automation_sensor(automated)],
+            sensors=[alert_outbox_sensor, automation_sensor(automated)],
             resources={
                 "parquet_io_manager": ParquetIOManager.from_settings(settings),
                 "mlflow_tracking": MlflowResource.from_settings(settings),

@@ -118,6 +118,17 @@ class Demo:
             )
         if not result.run_requests:
             print(f"    no run requested ({result.skip_message or 'no ALERT day'})")
+        outbox = self.defs.resolve_sensor_def(names.ALERT_OUTBOX_SENSOR)
+        with dg.build_sensor_context(
+            instance=self.instance,
+            definitions=self.defs,
+            resources=dict(self.defs.resources or {}),
+        ) as context:
+            outbox.evaluate_tick(context)
+        print(
+            f"  {names.ALERT_OUTBOX_SENSOR}: {len(log.read())} alerts "
+            f"logged, {len(log.pending())} waiting for delivery"
+        )
 
 
 def run_demo(start: dt.date | None = None, days: int = 90) -> bool:

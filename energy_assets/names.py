@@ -26,7 +26,8 @@ RETUNE_JOB = "retune_job"
 INGEST_SCHEDULE = "daily_ingest_schedule"
 AUTOMATION_SENSOR = "daily_pipeline_automation"
 MAPE_ALERT_SENSOR = "mape_alert_sensor"
-RUN_FAILURE_SENSOR = "run_failure_alert_sensor"
+ALERT_OUTBOX_SENSOR = "alert_outbox_sensor"
 
-# Storage folder of the append-only alerts log (not an asset).
+# Storage folders of the append-only alerts log and its delivery marks (not assets).
 ALERTS = "alerts"
+ALERT_DELIVERIES = "alert_deliveries"

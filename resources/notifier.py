@@ -1,8 +1,9 @@
-"""Alert delivery: a Slack-compatible webhook when configured, and always the alerts log
-(`energy_assets.storage.alert_log`)."""
+"""Alert delivery from the alerts log (`energy_assets.storage.alert_log`, the outbox) to a
+Slack-compatible webhook when one is configured."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -26,6 +27,15 @@ def _redacted(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/…"
 
 
+@dataclass
+class Delivery:
+    """What one delivery round did."""
+
+    sent: list[str] = field(default_factory=list)  # alert keys delivered
+    error: str | None = None  # why the round stopped early
+    waiting: int = 0  # alerts still pending after a failed round
+
+
 class Notifier(dg.ConfigurableResource):
     """Sends alerts to the webhook (when set) and records them in the alerts log."""
 
@@ -43,18 +53,25 @@ class Notifier(dg.ConfigurableResource):
             backoff_seconds=settings.alert_webhook_backoff_seconds,
         )
 
-    def notify(self, alert: Alert, log: AlertLog) -> bool:
-        """Deliver an alert once: False, and nothing sent, when the log already holds it.
+    def deliver_pending(self, log: AlertLog) -> Delivery:
+        """Send every logged alert not yet delivered, oldest first, marking each once sent.
 
-        The webhook is posted before the log entry is written, so a failed delivery is tried
-        again on the next attempt; a crash between the two can repeat a message, never lose it.
-        """
-        if log.contains(alert):
-            return False
-        if self.webhook_url:
-            self.post(alert)
-        log.write(alert)
-        return True
+        The first alert the webhook refuses (after its retries) stops the round: the rest wait,
+        in order, for the next round. A crash between sending and marking sends that one alert
+        again: at least once, never lost. Without a webhook the log is the channel, and alerts
+        are marked as they are found, so a webhook configured later starts from new alerts."""
+        delivery = Delivery()
+        for alert in log.pending():
+            if self.webhook_url:
+                try:
+                    self.post(alert)
+                except NotificationError as exc:
+                    delivery.error = str(exc)
+                    delivery.waiting = len(log.pending())
+                    return delivery
+            log.mark_delivered(alert, "webhook" if self.webhook_url else "log")
+            delivery.sent.append(alert.key)
+        return delivery
 
     def post(self, alert: Alert) -> None:
         assert self.webhook_url

@@ -1,4 +1,7 @@
-"""Classify each newly monitored day, notify on WARN and ALERT, and retune on ALERT."""
+"""Classify each newly monitored day, log an alert on WARN and ALERT, and retune on ALERT.
+
+Alerts go to the alerts log (the outbox), which `alert_outbox_sensor` delivers: a webhook
+outage never holds up this sensor's retunes."""
 
 import datetime as dt
 
@@ -8,7 +11,6 @@ from energy_assets import names
 from energy_assets.domain.monitoring.alerts import Level, classify, mape_alert
 from energy_assets.settings import Settings
 from energy_assets.storage.alert_log import AlertLog
-from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
 
 BATCH = 500  # materializations read per tick; a long backfill is worked off over several ticks
@@ -20,10 +22,11 @@ def retune_request(day: str, weeks: dg.WeeklyPartitionsDefinition) -> dg.RunRequ
     week = weeks.get_partition_key_for_timestamp(next_day.timestamp())
     if not weeks.has_partition_key(week):  # the next week has not begun: retrain this one
         week = weeks.get_partition_key_for_timestamp(next_day.timestamp() - 86_400)
-    study = {"study_name": f"retune-{day}", "end_date": day}
+    study = {"study_name": f"retune-{week}", "end_date": day}
     return dg.RunRequest(
-        # One run per alerted day: the daemon drops a request whose run key already ran.
-        run_key=f"retune-{day}",
+        # One retune per model week, however many of its days alert: the daemon drops a
+        # request whose run key already ran, across restarts.
+        run_key=f"retune-{week}",
         partition_key=week,
         run_config={"ops": {names.HYPERPARAMETERS: {"config": study}}},
         tags={"energy/alert_day": day, "energy/reason": "mape_alert"},
@@ -41,11 +44,11 @@ def build_mape_alert_sensor(
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Each new forecast_monitoring day: pooled MAPE above {warn:.0%} warns, above "
-        f"{alert:.0%} alerts and requests retune_job; notifies the webhook and the alerts log.",
+        f"{alert:.0%} alerts and requests retune_job (once per model week); alerts go to the "
+        "alerts log, which alert_outbox_sensor delivers.",
     )
     def mape_alert_sensor(
         context: dg.SensorEvaluationContext,
-        notifier: Notifier,
         parquet_io_manager: dg.ResourceParam[ParquetIOManager],
     ) -> dg.SensorResult:
         after = int(context.cursor) if context.cursor else None
@@ -71,12 +74,13 @@ def build_mape_alert_sensor(
             context.log.info(f"{day}: pooled MAPE {pooled:.1%} -> {level.value}")
             if level is Level.OK:
                 continue
-            # A failed webhook raises here and fails the tick; the cursor stays put, so the next
-            # tick tries again, and days already logged are not sent twice.
-            if notifier.notify(mape_alert(level, summary, warn, alert), log):
-                context.log.warning(f"{day}: {level.value} sent")
+            # Logged once per day and level; storage failing raises, and the cursor stays put.
+            if log.append(mape_alert(level, summary, warn, alert)):
+                context.log.warning(f"{day}: {level.value} logged for delivery")
             if level is Level.ALERT:
-                requests.append(retune_request(day, weeks))
+                request = retune_request(day, weeks)
+                if request.run_key not in {r.run_key for r in requests}:
+                    requests.append(request)
         return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))
 
     return mape_alert_sensor

@@ -11,11 +11,12 @@ import pytest
 from energy_assets.definitions import build_definitions
 from energy_assets.domain.monitoring.alerts import Level
 from energy_assets.names import (
+    ALERT_OUTBOX_SENSOR,
     AUTOMATION_SENSOR,
+    INGEST_JOB,
     INGEST_SCHEDULE,
     MAPE_ALERT_SENSOR,
     RETUNE_JOB,
-    RUN_FAILURE_SENSOR,
 )
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.alert_log import AlertLog
@@ -65,22 +66,46 @@ def monitored(instance: dg.DagsterInstance, day: str, mape: float) -> None:
     )
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
+def tick(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    cursor: str | None = None,
+    sensor: str = MAPE_ALERT_SENSOR,
+) -> Any:
     with dg.build_sensor_context(
         instance=instance, definitions=defs, cursor=cursor, resources=dict(defs.resources)
     ) as context:
-        return defs.resolve_sensor_def(MAPE_ALERT_SENSOR).evaluate_tick(context)
+        return defs.resolve_sensor_def(sensor).evaluate_tick(context)
+
+
+def deliver(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
+    """One tick of the outbox sensor."""
+    return tick(defs, instance, cursor, ALERT_OUTBOX_SENSOR)
 
 
 def logged(settings: Settings) -> list[tuple[str, str]]:
     return [(a.day, a.level.value) for a in AlertLog(LocalStorage(settings.storage_dir)).read()]
 
 
+def pending(settings: Settings) -> list[tuple[str, str]]:
+    log = AlertLog(LocalStorage(settings.storage_dir))
+    return [(a.day, a.level.value) for a in log.pending()]
+
+
 def texts(server: WebhookServer) -> list[str]:
     return [str(a["body"]["text"]) for a in server.accepted]
 
 
-def test_warn_notifies_alert_requests_one_retune_and_ticks_after_do_nothing(
+def failed_ingest(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """A real failed run: the ingest job over a file source whose file does not exist."""
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, partition_key="2023-01-05", raise_on_error=False
+    )
+    assert not result.success
+    return result
+
+
+def test_warn_and_alert_are_logged_one_retune_per_week_and_the_outbox_delivers_them(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     with WebhookServer() as server:
@@ -89,46 +114,47 @@ def test_warn_notifies_alert_requests_one_retune_and_ticks_after_do_nothing(
         monitored(instance, "2023-02-01", 0.05)  # OK
         monitored(instance, "2023-02-02", 0.09)  # WARN
         monitored(instance, "2023-02-03", 0.20)  # ALERT
+        monitored(instance, "2023-02-04", 0.25)  # ALERT, served by the same model week
 
         first = tick(defs, instance)
-        assert [r.run_key for r in first.run_requests] == ["retune-2023-02-03"]
+        # One retune for the week that serves 2023-02-04 and 2023-02-05, not one per day.
         [request] = first.run_requests
+        assert request.run_key == "retune-2023-01-30" and request.partition_key == "2023-01-30"
         assert defs.resolve_sensor_def(MAPE_ALERT_SENSOR).job_name == RETUNE_JOB
-        assert request.partition_key == "2023-01-30"  # the week that serves 2023-02-04
         config = request.run_config["ops"][PARAMS_KEY.path[-1]]["config"]
-        assert config == {"study_name": "retune-2023-02-03", "end_date": "2023-02-03"}
+        assert config == {"study_name": "retune-2023-01-30", "end_date": "2023-02-03"}
+        # The alerts are in the log before anyone is told; the MAPE sensor posts nothing.
+        assert server.attempts == []
+        assert pending(settings) == [
+            ("2023-02-02", "WARN"),
+            ("2023-02-03", "ALERT"),
+            ("2023-02-04", "ALERT"),
+        ]
+
+        deliver(defs, instance)
         assert [t.split(":")[0] for t in texts(server)] == [
             "[WARN] 2023-02-02",
             "[ALERT] 2023-02-03",
+            "[ALERT] 2023-02-04",
         ]
         assert "pooled MAPE 9.0% is above the warn threshold 8.0%" in texts(server)[0]
-        assert logged(settings) == [("2023-02-02", "WARN"), ("2023-02-03", "ALERT")]
+        assert pending(settings) == []
 
-        # The same tick again, with the cursor it returned: nothing new, nothing sent.
+        # The same ticks again, and after a restart: nothing new, nothing sent.
         again = tick(defs, instance, first.cursor)
         assert not again.run_requests and again.skip_message
-        # A restart: new definitions and resources, the saved cursor.
-        restarted = tick(build_definitions(settings), instance, first.cursor)
-        assert not restarted.run_requests
-        assert len(server.attempts) == 2
+        restarted = build_definitions(settings)
+        assert not tick(restarted, instance, first.cursor).run_requests
+        deliver(restarted, instance)
+        assert len(server.attempts) == 3
 
-        # A WARN day later on: a message, no run.
-        monitored(instance, "2023-02-04", 0.10)
-        warn_only = tick(defs, instance, first.cursor)
-        assert not warn_only.run_requests
-        assert texts(server)[-1].startswith("[WARN] 2023-02-04")
-
-        # The ALERT day materialized again (a rerun): no second message; the request repeats
+        # The ALERT day materialized again (a rerun): no second alert; the request repeats
         # its run key, which the daemon never launches twice.
         monitored(instance, "2023-02-03", 0.21)
-        rerun = tick(defs, instance, warn_only.cursor)
-        assert [r.run_key for r in rerun.run_requests] == ["retune-2023-02-03"]
+        rerun = tick(defs, instance, first.cursor)
+        assert [r.run_key for r in rerun.run_requests] == ["retune-2023-01-30"]
+        deliver(defs, instance)
         assert len(server.accepted) == 3
-    assert logged(settings) == [
-        ("2023-02-02", "WARN"),
-        ("2023-02-03", "ALERT"),
-        ("2023-02-04", "WARN"),
-    ]
 
 
 def test_a_day_alerted_before_a_lost_cursor_is_not_sent_again(
@@ -138,35 +164,67 @@ def test_a_day_alerted_before_a_lost_cursor_is_not_sent_again(
         defs = build_definitions(settings_for(tmp_path, alert_webhook_url=server.url))
         monitored(instance, "2023-02-03", 0.30)
         tick(defs, instance)
+        deliver(defs, instance)
         tick(defs, instance)  # no cursor: every materialization is read again
+        deliver(defs, instance)
     assert len(server.accepted) == 1
 
 
-def test_a_webhook_failing_twice_still_delivers_in_one_tick(
+def test_a_webhook_down_for_three_ticks_delays_alerts_never_retunes_and_sends_each_once(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    with WebhookServer(fail_first=2) as server:
-        defs = build_definitions(settings_for(tmp_path, alert_webhook_url=server.url))
-        monitored(instance, "2023-02-03", 0.30)
-        result = tick(defs, instance)
-    assert len(server.attempts) == 3 and len(server.accepted) == 1
-    assert [r.run_key for r in result.run_requests] == ["retune-2023-02-03"]
+    with WebhookServer() as server:
+        settings = settings_for(
+            tmp_path,
+            source="file",
+            file=tmp_path / "missing.csv",
+            alert_webhook_url=server.url,
+            alert_webhook_retries=1,
+        )
+        defs = build_definitions(settings)
+        server.down = True
+        monitored(instance, "2023-02-03", 0.30)  # ALERT
+        failed = failed_ingest(defs, instance)
+
+        mape_cursor: str | None = None
+        requested: list[str] = []
+        for _ in range(3):
+            result = tick(defs, instance, mape_cursor)
+            mape_cursor = result.cursor or mape_cursor
+            requested += [r.run_key for r in result.run_requests or []]
+            with pytest.raises(Exception, match=r"2 alerts wait for delivery.*HTTP 503"):
+                deliver(defs, instance)
+        # The retune was asked for on the first tick, outage or not.
+        assert requested == ["retune-2023-01-30"]
+        assert server.accepted == [] and len(server.attempts) == 3 * 2  # one alert per round
+        assert {level for _, level in pending(settings)} == {"ALERT", "FAILURE"}
+
+        server.down = False
+        deliver(defs, instance)
+        deliver(defs, instance)
+    levels = sorted(t.split("]")[0].lstrip("[") for t in texts(server))
+    assert levels == ["ALERT", "FAILURE"]
+    [failure] = [t for t in texts(server) if t.startswith("[FAILURE]")]
+    assert f"run {failed.run_id[:8]} of ingest_job failed (partition 2023-01-05)" in failure
+    assert pending(settings) == []
 
 
-def test_a_dead_webhook_fails_the_tick_and_the_next_tick_delivers(
+def test_a_revoked_webhook_fails_delivery_at_once_and_never_blocks_retunes(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    with WebhookServer(fail_first=3) as server:
-        settings = settings_for(tmp_path, alert_webhook_url=server.url, alert_webhook_retries=2)
+    with WebhookServer(fail_first=100, fail_status=410) as server:
+        settings = settings_for(tmp_path, alert_webhook_url=server.url)
         defs = build_definitions(settings)
         monitored(instance, "2023-02-03", 0.30)
-        with pytest.raises(Exception, match="answered HTTP 503 after 2 retries"):
-            tick(defs, instance)
-        assert logged(settings) == []
-        retried = tick(defs, instance)  # the cursor did not move
-        assert [r.run_key for r in retried.run_requests] == ["retune-2023-02-03"]
-    assert len(server.accepted) == 1
-    assert logged(settings) == [("2023-02-03", "ALERT")]
+        first = tick(defs, instance)
+        with pytest.raises(Exception, match="answered HTTP 410"):
+            deliver(defs, instance)
+        monitored(instance, "2023-02-10", 0.30)
+        second = tick(defs, instance, first.cursor)
+    assert [r.run_key for r in first.run_requests] == ["retune-2023-01-30"]
+    assert [r.run_key for r in second.run_requests] == ["retune-2023-02-06"]
+    assert len(server.attempts) == 1  # 410 is final: not retried
+    assert logged(settings) == [("2023-02-03", "ALERT"), ("2023-02-10", "ALERT")]
 
 
 def test_thresholds_come_from_the_settings(tmp_path: Path, instance: dg.DagsterInstance) -> None:
@@ -174,11 +232,11 @@ def test_thresholds_come_from_the_settings(tmp_path: Path, instance: dg.DagsterI
     monitored(instance, "2023-02-01", 0.03)
     monitored(instance, "2023-02-02", 0.05)
     result = tick(defs, instance)
-    assert [r.run_key for r in result.run_requests] == ["retune-2023-02-02"]
+    assert [r.run_key for r in result.run_requests] == ["retune-2023-01-30"]
     assert logged(settings_for(tmp_path)) == [("2023-02-01", "WARN"), ("2023-02-02", "ALERT")]
 
 
-def test_the_run_failure_sensor_notifies_through_the_same_channel(
+def test_failed_runs_are_alerted_through_the_outbox_once(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     with WebhookServer() as server:
@@ -186,34 +244,33 @@ def test_the_run_failure_sensor_notifies_through_the_same_channel(
             tmp_path, source="file", file=tmp_path / "missing.csv", alert_webhook_url=server.url
         )
         defs = build_definitions(settings)
-        failed = defs.resolve_job_def("ingest_job").execute_in_process(
-            instance=instance, partition_key="2023-01-05", raise_on_error=False
-        )
-        assert not failed.success
-        [event] = [
-            record.get_dagster_event()
-            for record in instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-        ]
-        sensor = defs.resolve_sensor_def(RUN_FAILURE_SENSOR)
-        with dg.build_run_status_sensor_context(
-            sensor_name=RUN_FAILURE_SENSOR,
-            dagster_event=event,
-            dagster_instance=instance,
-            dagster_run=failed.dagster_run,
-            resources=dict(defs.resources),
-        ) as context:
-            sensor(context.for_run_failure())
-            sensor(context.for_run_failure())  # the same failure twice: one message
+        failed = failed_ingest(defs, instance)
+        first = deliver(defs, instance)
+        deliver(defs, instance, first.cursor)
+        deliver(defs, instance)  # a lost cursor: the failure is read again, not sent again
     [text] = texts(server)
     assert text.startswith("[FAILURE]") and f"run {failed.run_id[:8]} of ingest_job failed" in text
-    assert "(partition 2023-01-05)" in text
+    assert "(partition 2023-01-05)" in text and "missing.csv" in text
     [(_, level)] = logged(settings)
     assert level == Level.FAILURE.value
 
 
+def test_without_a_webhook_the_log_is_the_channel(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    settings = settings_for(tmp_path)
+    defs = build_definitions(settings)
+    monitored(instance, "2023-02-03", 0.30)
+    tick(defs, instance)
+    assert pending(settings) == [("2023-02-03", "ALERT")]
+    deliver(defs, instance)
+    assert pending(settings) == []
+    assert logged(settings) == [("2023-02-03", "ALERT")]
+
+
 def test_sensors_schedule_and_automation_run_by_default(tmp_path: Path) -> None:
     defs = build_definitions(settings_for(tmp_path))
-    for name in (MAPE_ALERT_SENSOR, RUN_FAILURE_SENSOR, AUTOMATION_SENSOR):
+    for name in (MAPE_ALERT_SENSOR, ALERT_OUTBOX_SENSOR, AUTOMATION_SENSOR):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
     schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
@@ -289,6 +346,37 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
     assert requested(evaluate(third.cursor)) == {}
 
 
+def test_new_hyperparameters_retrain_no_week_by_automation(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """A retune rewrites `model_hyperparameters`; only its own run retrains a week."""
+    defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
+
+    def report(key: dg.AssetKey, partition: str | None = None) -> None:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+    for day in range(1, 32):
+        report(RAW, f"2023-01-{day:02d}")
+    report(PARAMS_KEY)
+    for week in ("2023-01-16", "2023-01-23", "2023-01-30"):
+        report(MODEL_KEY, week)
+    at = dt.datetime(2023, 2, 16, 7, tzinfo=dt.UTC)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=at)
+
+    report(PARAMS_KEY)  # a retune's study
+    after = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=at, cursor=first.cursor
+    )
+    assert after.get_requested_partitions(MODEL_KEY) == set()
+
+    for day in range(1, 6):  # new data still trains the week it comes before
+        report(RAW, f"2023-02-{day:02d}")
+    later = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=at, cursor=after.cursor
+    )
+    assert later.get_requested_partitions(MODEL_KEY) == {"2023-02-06"}
+
+
 def test_the_retune_request_runs_a_new_study_then_the_weeks_model(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
@@ -320,7 +408,7 @@ def test_the_retune_request_runs_a_new_study_then_the_weeks_model(
     storage = settings.storage_dir
     params = json.loads((storage / "model_hyperparameters.json").read_text())
     assert (params["study"], params["end"], params["trials"]) == (
-        "retune-2023-02-08",
+        "retune-2023-02-06",
         "2023-02-09",
         2,
     )

@@ -481,7 +481,7 @@ def degenerate(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> 
         yield Pipeline(settings, defs, instance, ingest, params, {W3: result}, None)
 
 
-def test_the_gate_fails_a_useless_model_keeps_the_champion_and_blocks_predictions(
+def test_the_gate_fails_a_useless_model_keeps_the_champion_and_it_never_serves(
     pipeline: Pipeline, degenerate: Pipeline
 ) -> None:
     state, week = degenerate, W3
@@ -517,13 +517,48 @@ def test_the_gate_fails_a_useless_model_keeps_the_champion_and_blocks_prediction
     assert materializations(result, PREDICTIONS_KEY) == {}
     assert not (state.storage / "predictions").exists()
 
-    # The verdict stays on the version, so a later, separate run refuses the model too.
+    # The verdict stays on the version, so a later, separate run does not serve it either:
+    # with no passing version of its own week, the newest passing earlier one serves.
     registered = state.client().get_model_version(state.name, record["model_version"])
     assert registered.tags[tracking.GATE_TAG] == "failed"
     later = run(state.defs, state.instance, [PREDICTIONS_KEY], partition=W3)
-    assert not later.success
-    assert "promotion gate status 'failed'" in failure_text(later)
-    assert not (state.storage / "predictions").exists()
+    assert later.success, failure_text(later)
+    served = materializations(later, PREDICTIONS_KEY)[W3]
+    earlier = pipeline.record(W2)["model_uri"]
+    assert served["model_uri"] == earlier
+    assert served["fallback"] == (
+        f"week {W3} has no version that passed its gate ({record['model_uri']} did not); "
+        f"served by {earlier} of week {W2}"
+    )
+    stored = pd.read_parquet(state.storage / "predictions" / f"{W3}.parquet")
+    assert set(stored["model_uri"]) == {earlier}
+
+
+def test_a_retune_that_fails_its_gate_leaves_the_week_on_its_passing_version(
+    pipeline: Pipeline, degenerate: Pipeline
+) -> None:
+    """W2 retrained with the useless parameters: the new version fails its gate, and the
+    week's predictions keep coming from the version that passed."""
+    state, day = degenerate, "2023-02-15"
+    passing = pipeline.record(W2)["model_uri"]
+    retune = run(state.defs, state.instance, [MODEL_KEY], partition=W2)
+    assert not retune.success  # the blocking gate failed the run
+    candidate = state.record(W2)["model_uri"]
+    assert candidate != passing
+    _, version = tracking.parse_version_uri(candidate)
+    tags = state.client().get_model_version(state.name, version).tags
+    assert tags[tracking.GATE_TAG] == "failed"
+
+    result = run(state.defs, state.instance, [PREDICTIONS_KEY], partition=day)
+
+    assert result.success, failure_text(result)
+    served = materializations(result, PREDICTIONS_KEY)[day]
+    assert served["model_uri"] == passing
+    assert served["fallback"] == f"{candidate} did not pass its gate; week {W2} stays on {passing}"
+    ours = pd.read_parquet(state.storage / "predictions" / f"{day}.parquet")
+    theirs = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+    assert set(ours["model_uri"]) == {passing}
+    np.testing.assert_allclose(ours[PREDICTION], theirs[PREDICTION], rtol=1e-12)
 
 
 def verdict_record(

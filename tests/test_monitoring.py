@@ -1,5 +1,6 @@
 """Monitoring metrics, drift, alert levels, the alerts log and webhook delivery."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from energy_assets.domain.monitoring.alerts import Alert, Level, classify, mape_
 from energy_assets.domain.monitoring.drift import DriftInputError, measure_drift
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import GCSStorage, LocalStorage
-from resources.notifier import NotificationError, Notifier
+from resources.notifier import Notifier
 from tests.webhook_server import WebhookServer
 
 T0 = pd.Timestamp("2023-01-10 00:00", tz="UTC")
@@ -202,47 +203,71 @@ def test_the_alerts_log_appends_once_per_alert_and_reads_back_in_order(log: Aler
     ]
 
 
-def test_notify_posts_a_slack_message_and_logs_it_once(tmp_path: object) -> None:
+def test_pending_alerts_are_those_without_a_delivery_mark(log: AlertLog) -> None:
+    first, second = alert("2023-01-17"), alert("2023-01-18", Level.ALERT)
+    log.append(first)
+    log.append(second)
+    assert [a.key for a in log.pending()] == [first.key, second.key]
+    log.mark_delivered(first, "webhook")
+    assert [a.key for a in log.pending()] == [second.key]
+    assert [a.key for a in log.read()] == [first.key, second.key]  # the log itself is unchanged
+
+
+def test_delivery_posts_each_pending_alert_once_in_order(tmp_path: object) -> None:
     log = AlertLog(LocalStorage(str(tmp_path)))
+    log.append(alert("2023-01-17"))
+    log.append(alert("2023-01-18", Level.ALERT))
     with WebhookServer() as server:
         notifier = Notifier(webhook_url=server.url, backoff_seconds=0.01)
-        assert notifier.notify(alert(), log)
-        assert not notifier.notify(alert(), log)
-    assert [a["body"] for a in server.accepted] == [{"text": alert().text()}]
+        first = notifier.deliver_pending(log)
+        second = notifier.deliver_pending(log)
+    assert first.sent == ["2023-01-17_mape_WARN", "2023-01-18_mape_ALERT"] and not first.error
+    assert second.sent == [] and log.pending() == []
+    assert [a["body"]["text"] for a in server.accepted] == [
+        alert("2023-01-17").text(),
+        alert("2023-01-18", Level.ALERT).text(),
+    ]
     assert server.accepted[0]["path"] == "/services/T000/B000/secret-token"
-    assert [a.key for a in log.read()] == [alert().key]
 
 
-def test_notify_retries_a_webhook_that_fails_twice(tmp_path: object) -> None:
+def test_delivery_retries_a_webhook_that_fails_twice(tmp_path: object) -> None:
     log = AlertLog(LocalStorage(str(tmp_path)))
+    log.append(alert())
     with WebhookServer(fail_first=2) as server:
-        assert Notifier(webhook_url=server.url, backoff_seconds=0.01).notify(alert(), log)
+        delivery = Notifier(webhook_url=server.url, backoff_seconds=0.01).deliver_pending(log)
+    assert delivery.sent == [alert().key]
     assert len(server.attempts) == 3 and len(server.accepted) == 1
-    assert log.contains(alert())
 
 
-def test_a_webhook_that_keeps_failing_raises_without_logging_or_leaking_the_url(
+def test_a_webhook_that_keeps_failing_leaves_alerts_pending_without_leaking_the_url(
     tmp_path: object,
 ) -> None:
     log = AlertLog(LocalStorage(str(tmp_path)))
+    log.append(alert("2023-01-17"))
+    log.append(alert("2023-01-18"))
     with WebhookServer(fail_first=100) as server:
         notifier = Notifier(webhook_url=server.url, max_retries=2, backoff_seconds=0.01)
-        with pytest.raises(NotificationError, match="answered HTTP 503 after 2 retries") as error:
-            notifier.notify(alert(), log)
-    assert "secret-token" not in str(error.value) and "127.0.0.1" in str(error.value)
-    assert len(server.attempts) == 3
-    assert not log.contains(alert())  # the next attempt sends it again
+        delivery = notifier.deliver_pending(log)
+    assert delivery.sent == [] and delivery.waiting == 2
+    assert delivery.error is not None and "answered HTTP 503 after 2 retries" in delivery.error
+    assert "secret-token" not in delivery.error and "127.0.0.1" in delivery.error
+    assert len(server.attempts) == 3  # the first alert's tries; the second waits its turn
+    assert len(log.pending()) == 2
 
 
-def test_an_unreachable_webhook_fails_loudly(tmp_path: object, refusing_port: int) -> None:
+def test_an_unreachable_webhook_is_reported(tmp_path: object, refusing_port: int) -> None:
+    log = AlertLog(LocalStorage(str(tmp_path)))
+    log.append(alert())
     notifier = Notifier(
         webhook_url=f"http://127.0.0.1:{refusing_port}/hook", max_retries=1, backoff_seconds=0.01
     )
-    with pytest.raises(NotificationError, match=r"127\.0\.0\.1:\d+/… unreachable after 1"):
-        notifier.notify(alert(), AlertLog(LocalStorage(str(tmp_path))))
+    delivery = notifier.deliver_pending(log)
+    assert delivery.error is not None
+    assert re.search(r"127\.0\.0\.1:\d+/… unreachable after 1", delivery.error)
 
 
-def test_without_a_webhook_alerts_go_only_to_the_log(tmp_path: object) -> None:
+def test_without_a_webhook_alerts_are_delivered_to_the_log_alone(tmp_path: object) -> None:
     log = AlertLog(LocalStorage(str(tmp_path)))
-    assert Notifier().notify(alert(), log)
-    assert len(log.read()) == 1
+    log.append(alert())
+    assert Notifier().deliver_pending(log).sent == [alert().key]
+    assert len(log.read()) == 1 and log.pending() == []

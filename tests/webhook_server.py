@@ -12,11 +12,14 @@ HOST = "127.0.0.1"
 
 
 class WebhookServer:
-    """Records every POST body; answers `fail_first` requests with `fail_status`, then 200."""
+    """Records every POST body; answers `fail_first` requests (and every request while `down`)
+    with `fail_status`, then 200."""
 
     def __init__(self, fail_first: int = 0, fail_status: int = 503) -> None:
         self.fail_first = fail_first
         self.fail_status = fail_status
+        #: while True, every request is answered with `fail_status` (an outage)
+        self.down = False
         self.attempts: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -28,7 +31,7 @@ class WebhookServer:
                 body = json.loads(self.rfile.read(length) or b"null")
                 with server._lock:
                     server.attempts.append({"path": self.path, "body": body})
-                    failing = len(server.attempts) <= server.fail_first
+                    failing = server.down or len(server.attempts) <= server.fail_first
                     if not failing:
                         server.accepted.append({"path": self.path, "body": body})
                 status = server.fail_status if failing else 200

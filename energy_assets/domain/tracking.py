@@ -229,6 +229,44 @@ def gate_status(uri: str, tracking_uri: str) -> str | None:
     return tags.get(GATE_TAG)
 
 
+@dataclass(frozen=True)
+class Serving:
+    """The version that serves a week: its own newest passing one, else an earlier week's."""
+
+    uri: str
+    week: str  # the week the version was trained for
+
+    def fallback_note(self, week: str, candidate: str) -> str | None:
+        if self.uri == candidate:
+            return None
+        if self.week == week:
+            return f"{candidate} did not pass its gate; week {week} stays on {self.uri}"
+        return (
+            f"week {week} has no version that passed its gate ({candidate} did not); "
+            f"served by {self.uri} of week {self.week}"
+        )
+
+
+def newest_passing(registered_model: str, week: str, tracking_uri: str) -> Serving | None:
+    """The newest version of `week` that passed its gate; without one, the newest passing
+    version of the latest earlier week: a failed model never takes over, and serving never
+    stops while an earlier one is good. None when no version up to `week` passed."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    versions = client.search_model_versions(f"name = '{registered_model}'")
+    passed = [
+        (str((v.tags or {}).get(WEEK_TAG, "")), int(v.version))
+        for v in versions
+        if (v.tags or {}).get(GATE_TAG) == "passed"
+        and str((v.tags or {}).get(WEEK_TAG, "")) <= week
+    ]
+    if not passed:
+        return None
+    best_week, best_version = max(passed)
+    return Serving(f"models:/{registered_model}/{best_version}", best_week)
+
+
 def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
     """`models:/<name>/<version>` of the version holding the champion alias, or None."""
     import mlflow

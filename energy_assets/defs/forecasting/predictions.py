@@ -37,11 +37,20 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
         mlflow_tracking: MlflowResource,
     ) -> dg.Output:
         start, end = run_window(context)
-        parts, used = [], {}
+        parts, used, notes = [], {}, {}
+        serving: dict[str, str] = {}  # week -> the version that serves it, chosen once per run
         for day in utc_days(start, end):
-            record = ModelRecord.from_dict(models[partitions.week_of(day)])
-            parts.append(forecast_day(features, day, record, mlflow_tracking))
-            used[str(day.date())] = record.model_uri
+            week = partitions.week_of(day)
+            if week not in serving:
+                record = ModelRecord.from_dict(models[week])
+                serving[week], note = serving_uri(record, mlflow_tracking)
+                if note:
+                    context.log.warning(note)
+                    notes[week] = note
+            model = tracking.load_forecast_model(serving[week], mlflow_tracking.tracking_uri)
+            day_features = features[features[ORIGIN] == day]
+            parts.append(predict(model, day_features).assign(**{MODEL_URI: serving[week]}))
+            used[str(day.date())] = serving[week]
         frame = pd.concat(parts, ignore_index=True)
         uris = sorted(set(used.values()))
         return dg.Output(
@@ -50,6 +59,7 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
                 {
                     MODEL_URI: uris[0] if len(uris) == 1 else ", ".join(uris),
                     "model_uris_by_day": used if len(used) > 1 else None,
+                    "fallback": "; ".join(notes.values()) if notes else None,
                     "rows": len(frame),
                 }
             ),
@@ -58,17 +68,19 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
     return predictions
 
 
-def forecast_day(
-    features: pd.DataFrame, day: pd.Timestamp, record: ModelRecord, mlflow_tracking: MlflowResource
-) -> pd.DataFrame:
-    """The day's forecasts from the explicit version the record names, never an alias."""
-    # The gate blocks downstream steps only in its own run; its verdict, kept on the version,
-    # keeps a failed model out of every later run too.
-    status = tracking.gate_status(record.model_uri, mlflow_tracking.tracking_uri)
-    if status != "passed":
+def serving_uri(record: ModelRecord, mlflow_tracking: MlflowResource) -> tuple[str, str | None]:
+    """The explicit version that serves the record's week, and a note when it is not the
+    record's own: the week's model is used once its promotion gate passed; a version that failed
+    (or was never judged) gives way to the week's newest passing version, else an earlier
+    week's."""
+    tracking_uri = mlflow_tracking.tracking_uri
+    status = tracking.gate_status(record.model_uri, tracking_uri)
+    if status == "passed":
+        return record.model_uri, None
+    serving = tracking.newest_passing(record.model_name, record.week, tracking_uri)
+    if serving is None:
         raise dg.Failure(
-            f"{day.date()}: {record.model_uri} (week {record.week}) has promotion gate status "
-            f"{status!r}; retrain that week before predicting with it"
+            f"week {record.week}: {record.model_uri} has promotion gate status {status!r} and "
+            "no earlier version passed; retrain the week before predicting with it"
         )
-    model = tracking.load_forecast_model(record.model_uri, mlflow_tracking.tracking_uri)
-    return predict(model, features[features[ORIGIN] == day]).assign(**{MODEL_URI: record.model_uri})
+    return serving.uri, serving.fallback_note(record.week, record.model_uri)
