@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # came about 15 days late), so the daily run fetches day (today - delay).
     publication_delay_days: int = Field(default=15, ge=0, le=120)
     ingest_cron: str = "0 6 * * *"
+    # How many days before the newest published one the schedule still fetches again while
+    # they have not passed their data contract (late or partial days); older ones are given up.
+    refetch_days: int = Field(default=7, ge=0, le=120)
 
     @field_validator("api_base_url")
     @classmethod

@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 
 from energy_assets.settings import Settings
 from energy_assets.storage.objects import (
+    ConcurrentWrite,
     GCSStorage,
     LocalStorage,
     ObjectNotFound,
@@ -39,6 +40,10 @@ def asset_prefix(asset_key: dg.AssetKey) -> str:
 
 # Output metadata key: "json" stores a plain dict record instead of a parquet table.
 STORAGE_FORMAT = "storage_format"
+# Output metadata key: True stages each partition under `_staged/<run id>/`; its audit (the
+# asset's blocking check) publishes it under the asset's own key, or discards it.
+WRITE_AUDIT_PUBLISH = "write_audit_publish"
+STAGED = "_staged"
 
 
 def partition_object_key(
@@ -142,8 +147,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             )
             # Split everything first, so that a bad frame writes nothing at all.
             parts = split_by_partition(obj, keys, context.asset_partitions_def, column)
+        staged = bool((context.definition_metadata or {}).get(WRITE_AUDIT_PUBLISH))
         for key, part in parts.items():
-            self.storage.write_parquet(partition_object_key(context.asset_key, key), part)
+            if staged:
+                self.stage(context.asset_key, context.run_id, key, part)
+            else:
+                self.storage.write_parquet(partition_object_key(context.asset_key, key), part)
+        if staged:
+            context.add_output_metadata({"staged": len(parts)})
+            return
         # Output metadata lands on every partition of the run: one file for one partition,
         # else the folder that holds them all.
         where = (
@@ -192,6 +204,53 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if len(frames) == 1:
             return frames[0]
         return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def staged_key(
+        asset_key: dg.AssetKey, run_id: str, partition_key: str, suffix: str = "parquet"
+    ) -> str:
+        return object_key(f"{STAGED}/{run_id}/{asset_prefix(asset_key)}", partition_key, suffix)
+
+    def stage(
+        self, asset_key: dg.AssetKey, run_id: str, partition_key: str, frame: pd.DataFrame
+    ) -> None:
+        """Stage a partition, noting the version of the published one it is to replace."""
+        base = self.storage.version(partition_object_key(asset_key, partition_key)) or ""
+        self.storage.write_bytes(
+            self.staged_key(asset_key, run_id, partition_key, "base"), base.encode(), "text/plain"
+        )
+        self.storage.write_parquet(self.staged_key(asset_key, run_id, partition_key), frame)
+
+    def read_staged(
+        self, asset_key: dg.AssetKey, run_id: str, partition_key: str
+    ) -> pd.DataFrame | None:
+        """The partition as the run staged it; None when the run staged nothing for it."""
+        try:
+            return self.storage.read_parquet(self.staged_key(asset_key, run_id, partition_key))
+        except ObjectNotFound:
+            return None
+
+    def publish(self, asset_key: dg.AssetKey, run_id: str, partition_key: str) -> str:
+        """Make the staged partition the asset's; its URI. Raises `ConcurrentWrite` (and
+        discards the stage) when another run published the partition after this one staged
+        it: the later fetch does not silently replace a version it never saw."""
+        target = partition_object_key(asset_key, partition_key)
+        base_key = self.staged_key(asset_key, run_id, partition_key, "base")
+        base = self.storage.read_bytes(base_key).decode()
+        try:
+            self.storage.move(
+                self.staged_key(asset_key, run_id, partition_key), target, if_version=base
+            )
+        except ConcurrentWrite:
+            self.discard(asset_key, run_id, partition_key)
+            raise
+        self.storage.delete(base_key)
+        return self.storage.uri(target)
+
+    def discard(self, asset_key: dg.AssetKey, run_id: str, partition_key: str) -> None:
+        """Drop a staged partition that failed its audit; the published one stays as it was."""
+        self.storage.delete(self.staged_key(asset_key, run_id, partition_key))
+        self.storage.delete(self.staged_key(asset_key, run_id, partition_key, "base"))
 
     def stored_partitions(self, asset_key: dg.AssetKey) -> list[str]:
         """Partition keys of a parquet asset that have a file in storage, sorted."""

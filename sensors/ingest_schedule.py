@@ -1,5 +1,7 @@
-"""The daily pipeline: a schedule fetches the newest published day; automation does the rest."""
+"""The daily pipeline: a schedule fetches the newest published day, and again every recent day
+that has not yet passed its data contract; automation does the rest."""
 
+import datetime as dt
 from typing import Any
 
 import dagster as dg
@@ -7,6 +9,14 @@ import dagster as dg
 from energy_assets import names
 from energy_assets.domain.calendar import published_day
 from energy_assets.settings import Settings
+from resources.parquet_io_manager import ParquetIOManager, partition_object_key
+
+
+def recent_days(newest: dt.date, settings: Settings) -> list[dt.date]:
+    """The newest published day and the `refetch_days` before it (none before the start),
+    newest first: the days a tick fetches unless they are published already."""
+    first = max(settings.start_date, newest - dt.timedelta(days=settings.refetch_days))
+    return [newest - dt.timedelta(days=i) for i in range((newest - first).days + 1)]
 
 
 def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDefinition:
@@ -17,14 +27,35 @@ def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDef
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Fetches the newest published day ({settings.publication_delay_days} days of "
-        "publication delay); features, predictions, monitoring and drift follow by automation.",
+        f"publication delay) and again each of the {settings.refetch_days} days before it that "
+        "has not passed its data contract; features, predictions, monitoring and drift follow by "
+        "automation.",
     )
     def daily_ingest_schedule(
         context: dg.ScheduleEvaluationContext,
-    ) -> dg.RunRequest | dg.SkipReason:
-        day = published_day(context.scheduled_execution_time, settings.publication_delay_days)
-        if day < settings.start_date:
-            return dg.SkipReason(f"{day} is before ENERGY_START_DATE {settings.start_date}")
-        return dg.RunRequest(run_key=f"ingest-{day}", partition_key=day.isoformat())
+        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        tick = context.scheduled_execution_time
+        newest = published_day(tick, settings.publication_delay_days)
+        if newest < settings.start_date:
+            return dg.SkipReason(f"{newest} is before ENERGY_START_DATE {settings.start_date}")
+        storage = parquet_io_manager.storage
+        raw = dg.AssetKey(names.RAW)
+        # Published means passed its contract: a late or partial day was never published.
+        candidates = recent_days(newest, settings)
+        days = [
+            d for d in candidates if not storage.exists(partition_object_key(raw, d.isoformat()))
+        ]
+        if not days:
+            return dg.SkipReason(f"every day from {candidates[-1]} to {newest} is published")
+        # A run key per day and tick: each tick may fetch a day again until it is published.
+        return [
+            dg.RunRequest(
+                run_key=f"ingest-{day}-{tick:%Y%m%dT%H%M}",
+                partition_key=day.isoformat(),
+                tags={"energy/refetch": "true"} if day != newest else {},
+            )
+            for day in days
+        ]
 
     return daily_ingest_schedule

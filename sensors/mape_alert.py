@@ -4,6 +4,7 @@ Alerts go to the alerts log (the outbox), which `alert_outbox_sensor` delivers: 
 outage never holds up this sensor's retunes."""
 
 import datetime as dt
+import math
 
 import dagster as dg
 
@@ -70,6 +71,10 @@ def build_mape_alert_sensor(
             summary.setdefault("day", day)
             mape = summary.get("mape")
             pooled = float(mape) if isinstance(mape, int | float) else float("nan")
+            if not summary.get("hours_scored", 1) or not math.isfinite(pooled):
+                # Not a bad forecast but no score: no alert, no retune for a healthy model.
+                context.log.warning(f"{day}: no hour scored; no alert")
+                continue
             level = classify(pooled, warn, alert)
             context.log.info(f"{day}: pooled MAPE {pooled:.1%} -> {level.value}")
             if level is Level.OK:

@@ -6,13 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from energy_assets.definitions import build_definitions
 from energy_assets.domain.monitoring.alerts import Level
 from energy_assets.names import (
     ALERT_OUTBOX_SENSOR,
     AUTOMATION_SENSOR,
+    CONTRACT,
+    GATE,
     INGEST_JOB,
     INGEST_SCHEDULE,
     MAPE_ALERT_SENSOR,
@@ -49,13 +55,45 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     )
 
 
-def monitored(instance: dg.DagsterInstance, day: str, mape: float) -> None:
+def reported(
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    partition: str | None = None,
+    *,
+    passed: bool = True,
+) -> None:
+    """A runless materialization, with the verdict of the asset's blocking check on it (the data
+    contract of raw data, the promotion gate of a model) as the check records it."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+    check = {RAW: CONTRACT, MODEL_KEY: GATE}.get(key)
+    if check is None:
+        return
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=key,
+            check_name=check,
+            passed=passed,
+            partition=partition,
+            blocking=True,
+            severity=dg.AssetCheckSeverity.ERROR,
+            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+            ),
+        )
+    )
+
+
+def monitored(instance: dg.DagsterInstance, day: str, mape: float, hours: int = 1824) -> None:
     """A forecast_monitoring materialization of `day` as the asset records it."""
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             MONITORING_KEY,
             partition=day,
             metadata={
+                "hours_scored": hours,
                 "mape": mape,
                 "wape": mape * 0.8,
                 "worst_series": "DK1/999",
@@ -227,6 +265,17 @@ def test_a_revoked_webhook_fails_delivery_at_once_and_never_blocks_retunes(
     assert logged(settings) == [("2023-02-03", "ALERT"), ("2023-02-10", "ALERT")]
 
 
+def test_a_day_with_nothing_scored_raises_no_alert_and_no_retune(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    settings = settings_for(tmp_path)
+    defs = build_definitions(settings)
+    monitored(instance, "2023-02-03", float("nan"), hours=0)  # no actuals matched
+    result = tick(defs, instance)
+    assert not result.run_requests
+    assert logged(settings) == []
+
+
 def test_thresholds_come_from_the_settings(tmp_path: Path, instance: dg.DagsterInstance) -> None:
     defs = build_definitions(settings_for(tmp_path, mape_warn=0.02, mape_alert=0.04))
     monitored(instance, "2023-02-01", 0.03)
@@ -279,21 +328,47 @@ def test_sensors_schedule_and_automation_run_by_default(tmp_path: Path) -> None:
         assert spec.freshness_policy is not None
 
 
-def test_the_schedule_fetches_the_day_the_publication_delay_allows(tmp_path: Path) -> None:
-    defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
+def schedule_tick(defs: dg.Definitions, at: dt.datetime) -> Any:
     schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
-    at = dt.datetime(2023, 2, 20, 6, tzinfo=dt.UTC)
-    repository = defs.get_repository_def()
     with dg.build_schedule_context(
-        scheduled_execution_time=at, repository_def=repository
+        scheduled_execution_time=at,
+        repository_def=defs.get_repository_def(),
+        resources=dict(defs.resources),
     ) as context:
-        [request] = schedule.evaluate_tick(context).run_requests
-    assert (request.partition_key, request.run_key) == ("2023-02-04", "ingest-2023-02-04")
+        return schedule.evaluate_tick(context)
+
+
+def test_the_schedule_fetches_the_newest_day_and_again_each_recent_day_not_yet_published(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, publication_delay_days=15, refetch_days=7)
+    defs = build_definitions(settings)
+    at = dt.datetime(2023, 2, 20, 6, tzinfo=dt.UTC)  # the newest published day is 2023-02-04
+    # Published (passed their contract): 2023-01-20 .. 2023-02-02 except 2023-01-30, which came
+    # partial and was refused; 2023-01-26 is older than the give-up age of 7 days.
+    storage = LocalStorage(settings.storage_dir)
+    for day in pd.date_range("2023-01-20", "2023-02-02").date:
+        if day not in (dt.date(2023, 1, 30), dt.date(2023, 1, 26)):
+            storage.write_bytes(f"raw_consumption/{day}.parquet", b"")
+
+    requests = schedule_tick(defs, at).run_requests
+
+    assert [r.partition_key for r in requests] == ["2023-02-04", "2023-02-03", "2023-01-30"]
+    assert [r.run_key for r in requests] == [
+        f"ingest-{day}-20230220T0600" for day in ("2023-02-04", "2023-02-03", "2023-01-30")
+    ]
+    # The next tick asks again for what is still not published, under new run keys.
+    for day in ("2023-02-04", "2023-02-03"):
+        storage.write_bytes(f"raw_consumption/{day}.parquet", b"")
+    later = schedule_tick(defs, at + dt.timedelta(days=1)).run_requests
+    assert [r.partition_key for r in later] == ["2023-02-05", "2023-01-30"]
+    assert later[1].run_key == "ingest-2023-01-30-20230221T0600"
+    # Once the refused day has aged past ENERGY_REFETCH_DAYS, it is given up.
+    assert "2023-01-30" not in {
+        r.partition_key for r in schedule_tick(defs, at + dt.timedelta(days=4)).run_requests
+    }
     early = dt.datetime(2023, 1, 10, 6, tzinfo=dt.UTC)
-    with dg.build_schedule_context(
-        scheduled_execution_time=early, repository_def=repository
-    ) as context:
-        assert "before ENERGY_START_DATE" in str(schedule.evaluate_tick(context).skip_message)
+    assert "before ENERGY_START_DATE" in str(schedule_tick(defs, early).skip_message)
 
 
 def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
@@ -303,7 +378,7 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
     defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
 
     def report(key: dg.AssetKey, partition: str | None = None) -> None:
-        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+        reported(instance, key, partition)
 
     for day in range(1, 21):
         report(RAW, f"2023-01-{day:02d}")
@@ -353,7 +428,7 @@ def test_new_hyperparameters_retrain_no_week_by_automation(
     defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
 
     def report(key: dg.AssetKey, partition: str | None = None) -> None:
-        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+        reported(instance, key, partition)
 
     for day in range(1, 32):
         report(RAW, f"2023-01-{day:02d}")

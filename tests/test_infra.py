@@ -196,3 +196,13 @@ def test_the_production_instance_is_postgres_queued_and_quiet() -> None:
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] >= 1
     assert config["telemetry"]["enabled"] is False
+
+
+def test_raw_fetches_are_one_at_a_time_by_their_pool() -> None:
+    """Two runs fetching raw data never run their fetch steps at once in production."""
+    from energy_assets.definitions import build_definitions
+    from energy_assets.names import RAW
+
+    config = yaml.safe_load((INFRA / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    assert build_definitions().resolve_assets_def(RAW).node_def.pool == RAW

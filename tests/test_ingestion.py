@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetExecutionContext
@@ -159,11 +161,44 @@ def test_a_bad_day_fails_its_own_partition_blocks_downstream_and_spares_good_one
     )
     assert "finite_non_negative" in failed.description
     assert failed.metadata["finite_non_negative.negative"].value == 76
-    # Earlier good partitions are untouched; the bad day stays visible as stored and failed.
-    for name in ("2023-01-01.parquet", "2023-01-02.parquet"):
+    # Earlier good partitions are untouched; the good days of the run are published, the bad
+    # day is not (nothing was stored for it before), and nothing stays staged.
+    for name in ("2023-01-01.parquet", "2023-01-02.parquet", "2023-01-03.parquet"):
         assert (folder / name).read_bytes() == before[name]
-    assert len(pd.read_parquet(folder / "2023-01-04.parquet")) == 76 * 24 - 1
+    assert not (folder / "2023-01-04.parquet").exists()
+    assert len(pd.read_parquet(folder / "2023-01-05.parquet")) == 76 * 24
+    assert list((tmp_path / "st" / "_staged").rglob("*.parquet")) == []
     assert contract_results(instance, first.run_id)["2023-01-02"] is True
+
+
+def test_a_refetch_that_fails_its_contract_leaves_the_published_day_byte_identical(
+    bad_day_file: Path, tmp_path: Path
+) -> None:
+    from energy_assets.domain.sources.simulator import SimulatorSource
+
+    start = pd.Timestamp("2023-01-01", tz="UTC")
+    good = write_csv(
+        tmp_path / "good.csv", SimulatorSource().fetch(start, start + pd.Timedelta(days=5))
+    )
+    storage = tmp_path / "st"
+    instance = dg.DagsterInstance.ephemeral()
+
+    def ingest(source_file: Path) -> dg.ExecuteInProcessResult:
+        settings = load_settings(
+            source="file", file=source_file, start_date="2023-01-01", storage_dir=storage
+        )
+        return run_range(build_definitions(settings), instance, "2023-01-04", "2023-01-04")
+
+    assert ingest(good).success
+    published = storage / "raw_consumption" / "2023-01-04.parquet"
+    before = published.read_bytes()
+
+    again = ingest(bad_day_file)  # the source now has a gap and negative values for the day
+
+    assert not again.success
+    assert contract_results(instance, again.run_id) == {"2023-01-04": False}
+    assert published.read_bytes() == before
+    assert list((storage / "_staged").rglob("*.parquet")) == []
 
 
 def test_single_run_backfill_of_simulated_days(tmp_path: Path) -> None:
@@ -234,3 +269,97 @@ def test_api_source_through_dagster_with_a_retried_fault(replay_server, tmp_path
     assert len(day) == 1824
     # One 503, then two days of 1,824 rows in pages of 1,000.
     assert len(replay_server.requests) == 1 + 4
+
+
+def test_schema_drift_fails_the_day_and_publishes_nothing_of_it(tmp_path: Path) -> None:
+    """A consumer type never seen before (on 2023-01-02) and a duplicated row whose second
+    value differs (on 2023-01-03): each day fails its contract by name and is not stored, so
+    neither a dropped series nor a last-value-wins row reaches the models."""
+    from energy_assets.domain.sources.simulator import SimulatorSource
+
+    start = pd.Timestamp("2023-01-01", tz="UTC")
+    frame = SimulatorSource().fetch(start, start + pd.Timedelta(days=3))
+    day2 = frame[frame.datetime_utc.dt.day == 2]
+    newcomer = day2[(day2.area == "DK1") & (day2.consumer_type == 111)].assign(consumer_type=555)
+    day3 = frame[frame.datetime_utc.dt.day == 3]
+    twice = day3.head(1).assign(consumption_kwh=day3.head(1).consumption_kwh * 10)
+    drifted = pd.concat([frame, newcomer, twice], ignore_index=True)
+    settings = load_settings(
+        source="file",
+        file=write_csv(tmp_path / "drift.csv", drifted),
+        start_date="2023-01-01",
+        storage_dir=tmp_path / "st",
+    )
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = run_range(build_definitions(settings), instance, "2023-01-01", "2023-01-03")
+
+    assert not result.success
+    assert contract_results(instance, result.run_id) == {
+        "2023-01-01": True,
+        "2023-01-02": False,
+        "2023-01-03": False,
+    }
+    descriptions = {
+        str(e.partition): str(e.description)
+        for e in (
+            r.get_dagster_event().asset_check_evaluation_data
+            for r in instance.all_logs(
+                result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        )
+    }
+    assert "known_series" in descriptions["2023-01-02"] and "555" in descriptions["2023-01-02"]
+    assert "unique_keys" in descriptions["2023-01-03"]
+    stored = sorted(p.name for p in (tmp_path / "st" / "raw_consumption").glob("*.parquet"))
+    assert stored == ["2023-01-01.parquet"]
+
+
+def test_two_runs_fetching_one_day_never_overwrite_each_other_unseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run A stages 2023-01-02; while it audits, run B fetches the same day and publishes it.
+    A's publish is then refused: B's version stays whole, A's check says why it did not publish."""
+    from energy_assets.domain import quality
+    from energy_assets.domain.sources.simulator import SimulatorSource
+
+    start = pd.Timestamp("2023-01-01", tz="UTC")
+    frame = SimulatorSource().fetch(start, start + pd.Timedelta(days=3))
+    first = write_csv(tmp_path / "first.csv", frame)
+    second = write_csv(
+        tmp_path / "second.csv", frame.assign(consumption_kwh=frame.consumption_kwh + 1)
+    )
+    storage = tmp_path / "st"
+    instance = dg.DagsterInstance.ephemeral()
+
+    def defs_for(source_file: Path) -> dg.Definitions:
+        settings = load_settings(
+            source="file", file=source_file, start_date="2023-01-01", storage_dir=storage
+        )
+        return build_definitions(settings)
+
+    audit = quality.check_days
+    runs: list[dg.ExecuteInProcessResult] = []
+    inside_b = False
+
+    def audit_while_another_run_publishes(*args: Any, **kwargs: Any) -> Any:
+        nonlocal inside_b
+        if not inside_b:  # run A's audit: run B runs whole meanwhile
+            inside_b = True
+            runs.append(run_range(defs_for(second), instance, "2023-01-02", "2023-01-02"))
+        return audit(*args, **kwargs)
+
+    monkeypatch.setattr(quality, "check_days", audit_while_another_run_publishes)
+    a = run_range(defs_for(first), instance, "2023-01-02", "2023-01-02")
+    [b] = runs
+
+    assert a.success and b.success
+    published = pd.read_parquet(storage / "raw_consumption" / "2023-01-02.parquet")
+    expected = frame[frame.datetime_utc.dt.day == 2].consumption_kwh.to_numpy() + 1
+    np.testing.assert_allclose(sorted(published.consumption_kwh), sorted(expected))
+    [verdict] = [
+        r.get_dagster_event().asset_check_evaluation_data
+        for r in instance.all_logs(a.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    assert verdict.passed and verdict.metadata["published"].value is False
+    assert list((storage / "_staged").rglob("*.*")) == []

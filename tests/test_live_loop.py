@@ -35,7 +35,7 @@ from tests.asset_keys import (
     RAW,
 )
 from tests.http_replay import ReplayDataset, ReplayServer
-from tests.test_model_assets import failure_text, run
+from tests.test_model_assets import evaluations, failure_text, run
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -149,6 +149,39 @@ def automate(
     raise AssertionError(f"automation still requested runs after six ticks: {done}")
 
 
+def history_before_the_new_day(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """An operator's first backfill up to the day before, a pinned model for the week, and the
+    forecast of the new day, made before its actuals were published."""
+    before = (NEW_DAY - dt.timedelta(days=1)).isoformat()
+    history = run(defs, instance, [RAW, FEATURES_KEY], first=FIRST_DAY.isoformat(), last=before)
+    assert history.success, failure_text(history)
+    study = {"n_trials": 1, "end_date": "2023-03-12", "search_space": PINNED}
+    assert run(defs, instance, [PARAMS_KEY], config=study).success
+    model = run(defs, instance, [MODEL_KEY], partition=MODEL_WEEK)
+    assert model.success, failure_text(model)
+    for key in (FEATURES_KEY, PREDICTIONS_KEY):
+        forecast = run(defs, instance, [key], partition=NEW_DAY.isoformat())
+        assert forecast.success, failure_text(forecast)
+
+
+def schedule_tick(defs: dg.Definitions, at: dt.datetime) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
+    with dg.build_schedule_context(
+        scheduled_execution_time=at,
+        repository_def=defs.get_repository_def(),
+        resources=dict(defs.resources),
+    ) as context:
+        return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def ingest_day(
+    defs: dg.Definitions, instance: dg.DagsterInstance, day: str
+) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, partition_key=day, raise_on_error=False
+    )
+
+
 def test_the_daily_tick_carries_a_new_day_through_to_the_dashboard(
     api: tuple[ReplayServer, str], tmp_path: Path, industry_csv: Path
 ) -> None:
@@ -157,32 +190,15 @@ def test_the_daily_tick_carries_a_new_day_through_to_the_dashboard(
     assert settings.api_dataset == DATASET
     defs, instance = build_definitions(settings), dg.DagsterInstance.ephemeral()
 
-    # History up to the day before, as an operator's first backfill; a pinned model for the week.
-    before = (NEW_DAY - dt.timedelta(days=1)).isoformat()
-    history = run(defs, instance, [RAW, FEATURES_KEY], first=FIRST_DAY.isoformat(), last=before)
-    assert history.success, failure_text(history)
-    study = {"n_trials": 1, "end_date": "2023-03-12", "search_space": PINNED}
-    assert run(defs, instance, [PARAMS_KEY], config=study).success
-    model = run(defs, instance, [MODEL_KEY], partition=MODEL_WEEK)
-    assert model.success, failure_text(model)
-    # The forecast of the new day was made before its actuals were published.
-    for key in (FEATURES_KEY, PREDICTIONS_KEY):
-        forecast = run(defs, instance, [key], partition=NEW_DAY.isoformat())
-        assert forecast.success, failure_text(forecast)
+    history_before_the_new_day(defs, instance)
 
     # The schedule's tick 15 days after the day asks for it, and the run fetches it.
-    schedule = defs.resolve_schedule_def(INGEST_SCHEDULE)
     tick_at = dt.datetime.combine(NEW_DAY + dt.timedelta(days=16), dt.time(6), dt.UTC)
     cursor = automation_cursor(defs, instance, tick_at - dt.timedelta(minutes=1))
-    with dg.build_schedule_context(
-        scheduled_execution_time=tick_at, repository_def=defs.get_repository_def()
-    ) as context:
-        [request] = schedule.evaluate_tick(context).run_requests
+    [request] = schedule_tick(defs, tick_at)
     assert request.partition_key == NEW_DAY.isoformat()
     requests_before = len(server.requests)
-    ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-        instance=instance, partition_key=request.partition_key, raise_on_error=False
-    )
+    ingest = ingest_day(defs, instance, request.partition_key)
     assert ingest.success, failure_text(ingest)
     asked = server.requests[requests_before:]
     # The hourly form is asked first; a dataset in the 15-minute form rejects it once.
@@ -225,3 +241,47 @@ def test_the_daily_tick_carries_a_new_day_through_to_the_dashboard(
         ).status_code
         == 400
     )
+
+
+def test_a_partial_day_is_refused_blocks_automation_and_is_fetched_again_until_complete(
+    industry_csv: Path, tmp_path: Path
+) -> None:
+    rows = industry_rows(industry_csv)
+    utc = pd.to_datetime(rows["HourUTC"])
+    late_hours = (utc.dt.date == NEW_DAY) & (utc.dt.hour >= 20)
+    partial = ReplayDataset(DATASET, hourly_records(rows[~late_hours]))
+    with ReplayServer([partial]) as server:
+        settings = settings_for(tmp_path, server.url)
+        defs, instance = build_definitions(settings), dg.DagsterInstance.ephemeral()
+        history_before_the_new_day(defs, instance)
+        published = settings.storage_dir / "raw_consumption" / f"{NEW_DAY}.parquet"
+
+        # The day comes with its last four hours missing: refused, not published.
+        tick_at = dt.datetime.combine(NEW_DAY + dt.timedelta(days=16), dt.time(6), dt.UTC)
+        cursor = automation_cursor(defs, instance, tick_at - dt.timedelta(minutes=1))
+        [request] = schedule_tick(defs, tick_at)
+        refused = ingest_day(defs, instance, request.partition_key)
+        assert not refused.success
+        [verdict] = evaluations(instance, refused.run_id)
+        assert not verdict.passed
+        assert "complete_hourly_grid: 4 missing hours" in str(verdict.description)
+        assert "not published, the stored day is unchanged" in str(verdict.description)
+        assert not published.exists()
+        # Automation runs nothing on the refused day: no features of the next day, no scores.
+        assert automate(defs, instance, tick_at + dt.timedelta(hours=1), cursor) == []
+
+        # The source completes the day; the next tick fetches it again, and the chain follows.
+        server.add_dataset(ReplayDataset(DATASET, hourly_records(rows)))
+        next_tick = tick_at + dt.timedelta(days=1)
+        cursor = automation_cursor(defs, instance, next_tick - dt.timedelta(minutes=1))
+        requests = schedule_tick(defs, next_tick)
+        next_day = (NEW_DAY + dt.timedelta(days=1)).isoformat()
+        assert [r.partition_key for r in requests] == [next_day, NEW_DAY.isoformat()]
+        assert requests[1].tags["energy/refetch"] == "true"
+        fetched = ingest_day(defs, instance, NEW_DAY.isoformat())
+        assert fetched.success, failure_text(fetched)
+        assert len(pd.read_parquet(published)) == 24
+        done = automate(defs, instance, next_tick + dt.timedelta(hours=1), cursor)
+        assert f"consumption_features {next_day}" in done
+        assert f"predictions {next_day}" in done
+        assert f"forecast_monitoring {NEW_DAY}" in done

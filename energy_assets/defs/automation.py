@@ -1,8 +1,9 @@
 """Declarative automation of the assets downstream of ingestion.
 
-Each asset runs once all of its inputs exist and one of them was updated, like
-`AutomationCondition.eager()`, but over the last days before the publication delay rather
-than only the newest partition: with a delay, the days the pipeline works on lie weeks back.
+Each asset runs once all of its inputs exist, one of them was updated and every blocking check
+of its inputs passed, like `AutomationCondition.eager()` but over the last days before the
+publication delay rather than only the newest partition: with a delay, the days the pipeline
+works on lie weeks back.
 """
 
 from __future__ import annotations
@@ -20,12 +21,27 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 
-def recent_eager(settings: Settings) -> dg.AutomationCondition:
+def recent_eager(
+    settings: Settings, *, ignoring: dg.AssetSelection | None = None
+) -> dg.AutomationCondition:
+    """`ignoring`: inputs whose updates do not set the asset off."""
     # The delay, the day being forecast and a week for the weekly model.
     lookback = dt.timedelta(days=settings.publication_delay_days + 9)
-    return dg.AutomationCondition.eager().replace(
+    eager = dg.AutomationCondition.eager().replace(
         dg.AutomationCondition.in_latest_time_window(),
         dg.AutomationCondition.in_latest_time_window(lookback),
+    )
+    if ignoring is not None:
+        eager = eager.ignore(ignoring)  # type: ignore[attr-defined]  # eager() is an And
+    # Eager alone ignores checks: a raw day that failed its data contract (or was never
+    # checked) would still feed features, predictions and monitoring. Every input partition
+    # must have passed, not one of them (`all_deps_blocking_checks_passed` asks for one
+    # partition of each input: one good day of a fifteen-day window).
+    unchecked = dg.AutomationCondition.any_checks_match(
+        ~dg.AutomationCondition.check_passed(), blocking_only=True
+    )
+    return eager & ~dg.AutomationCondition.any_deps_match(unchecked).with_label(
+        "any input partition not passed by its blocking checks"
     )
 
 

@@ -8,6 +8,7 @@ or the new one, never a partial file.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import tempfile
@@ -66,6 +67,16 @@ class Storage(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
+    def version(self, key: str) -> str | None:
+        """An opaque token that changes whenever the object is replaced; None when absent."""
+
+    @abstractmethod
+    def move(self, source: str, target: str, *, if_version: str | None = None) -> None:
+        """Put the object at `source` under `target`, replacing whatever was there whole; with
+        `if_version`, only while `target` is still at that version ("" for absent), else raise
+        `ConcurrentWrite` and leave both as they are."""
+
+    @abstractmethod
     def ping(self, timeout_seconds: float = 120.0) -> None:
         """Raise StorageError when the storage cannot be reached."""
 
@@ -81,6 +92,10 @@ class Storage(ABC):
             return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
         except Exception as exc:
             raise StorageError(f"{self.uri(key)}: not a readable parquet file: {exc}") from exc
+
+
+class ConcurrentWrite(StorageError):
+    """Another writer replaced the object since this one read its version."""
 
 
 class LocalStorage(Storage):
@@ -131,6 +146,29 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def version(self, key: str) -> str | None:
+        try:
+            stat = self.path(key).stat()
+        except FileNotFoundError:
+            return None
+        # A replace gives the name a new inode, so this changes with every write.
+        return f"{stat.st_ino}-{stat.st_mtime_ns}"
+
+    def move(self, source: str, target: str, *, if_version: str | None = None) -> None:
+        path = self.path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Writers of one target take turns on a lock file beside it (hidden from listings).
+        with open(path.parent / f".{path.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if if_version is not None and (self.version(target) or "") != if_version:
+                raise ConcurrentWrite(
+                    f"{self.uri(target)} was replaced by another writer since it was read"
+                )
+            try:
+                os.replace(self.path(source), path)  # atomic on one file system
+            except FileNotFoundError:
+                raise ObjectNotFound(f"{self.uri(source)} does not exist") from None
 
     def ping(self, timeout_seconds: float = 120.0) -> None:
         if self.base.exists() and not self.base.is_dir():
@@ -198,6 +236,32 @@ class GCSStorage(Storage):
     def delete(self, key: str) -> None:
         with suppress(ObjectNotFound), self._errors(key):
             self.bucket.blob(self._name(key)).delete(retry=self._retry())
+
+    def version(self, key: str) -> str | None:
+        with self._errors(key):
+            blob = self.bucket.get_blob(self._name(key), retry=self._retry())
+        return str(blob.generation) if blob is not None else None
+
+    def move(self, source: str, target: str, *, if_version: str | None = None) -> None:
+        from google.api_core import exceptions
+
+        # A server-side copy replaces the target in one step; readers see the old object or
+        # the new one, never a mix. The generation precondition (0: must not exist) makes the
+        # copy conditional on nobody having written the target since it was read.
+        condition = {} if if_version is None else {"if_generation_match": int(if_version or 0)}
+        try:
+            with self._errors(source):
+                blob = self.bucket.blob(self._name(source))
+                self.bucket.copy_blob(
+                    blob, self.bucket, self._name(target), retry=self._retry(), **condition
+                )
+        except StorageError as exc:
+            if isinstance(exc.__cause__, exceptions.PreconditionFailed):
+                raise ConcurrentWrite(
+                    f"{self.uri(target)} was replaced by another writer since it was read"
+                ) from None
+            raise
+        self.delete(source)
 
     def ping(self, timeout_seconds: float = 120.0) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY

@@ -43,8 +43,8 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         kinds={"lightgbm", "mlflow"},
         # New raw data trains a week's model; new hyperparameters (a retune's study) do not
         # retrain every week in reach: the retune run trains the one week it is for.
-        automation_condition=recent_eager(settings).ignore(
-            dg.AssetSelection.assets(names.HYPERPARAMETERS)
+        automation_condition=recent_eager(
+            settings, ignoring=dg.AssetSelection.assets(names.HYPERPARAMETERS)
         ),
         description="The week's LightGBM model, trained only on data before the week starts.",
     )

@@ -36,6 +36,13 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
             summary = summaries.get(key)
             if summary is None:
                 raise dg.Failure(f"forecast_monitoring {key}: no predictions to score")
+            if not summary["hours_scored"]:
+                # A day is scored once its actuals are in; until then it waits, and an empty
+                # score never reaches the alert sensor as a NaN.
+                raise dg.Failure(
+                    f"forecast_monitoring {key}: no actual matches a forecast yet; the day "
+                    "waits for its raw_consumption to be published"
+                )
             # Each day's own figures on its own materialization, so the UI charts them over
             # time and the alert sensor reads them, even from a single-run backfill.
             context.add_asset_metadata(metadata_values(summary), partition_key=key)
