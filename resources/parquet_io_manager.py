@@ -44,6 +44,9 @@ STORAGE_FORMAT = "storage_format"
 # asset's blocking check) publishes it under the asset's own key, or discards it.
 WRITE_AUDIT_PUBLISH = "write_audit_publish"
 STAGED = "_staged"
+# Input metadata key: True reads a window of partitions without the ones not stored (history
+# with a day its contract refused), rather than failing on the first missing one.
+ALLOW_MISSING = "allow_missing_partitions"
 
 
 def partition_object_key(
@@ -200,6 +203,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return self._read(partition_object_key(asset_key, None), asset_key)
         keys = list(context.asset_partition_keys)
+        if len(keys) > 1 and (context.definition_metadata or {}).get(ALLOW_MISSING):
+            stored = set(self.stored_partitions(asset_key))
+            missing = [k for k in keys if k not in stored]
+            if missing:
+                context.log.warning(
+                    f"{asset_key.to_user_string()}: {len(missing)} of {len(keys)} partitions are "
+                    f"not stored and read as missing history (first {missing[0]})"
+                )
+            keys = [k for k in keys if k in stored] or keys  # none stored: fail below, by name
         frames = [self._read(partition_object_key(asset_key, k), asset_key) for k in keys]
         if len(frames) == 1:
             return frames[0]

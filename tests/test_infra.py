@@ -194,7 +194,7 @@ def test_the_production_instance_is_postgres_queued_and_quiet() -> None:
     config = yaml.safe_load((INFRA / "dagster.yaml").read_text())
     assert set(config["storage"]["postgres"]["postgres_db"]) >= {"hostname", "db_name", "password"}
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["run_coordinator"]["config"]["max_concurrent_runs"] >= 1
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] >= 1
     assert config["telemetry"]["enabled"] is False
 
 

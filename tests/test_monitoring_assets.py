@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from energy_assets.definitions import build_definitions
+from energy_assets.defs.partitions import Partitions
 from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
 from energy_assets.domain.monitoring.alerts import Level
 from energy_assets.domain.sources import source_from_settings
@@ -18,6 +19,7 @@ from energy_assets.names import MAPE_ALERT_SENSOR
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import LocalStorage
+from sensors.mape_alert import retune_request
 from tests.asset_keys import (
     DRIFT_KEY,
     FEATURES_KEY,
@@ -183,8 +185,14 @@ def test_real_slice_monitoring_drift_and_alerts(de35_csv: Path, tmp_path: Path) 
     logged = {a.day: a.level for a in AlertLog(LocalStorage(storage)).read()}
     assert logged == expected
     assert sum(level is Level.ALERT for level in expected.values()) == 2
+    # One retune per model week that an ALERT day is served by.
+    weeks = Partitions.from_settings(settings).weeks
     assert sorted(r.run_key for r in result.run_requests) == sorted(
-        f"retune-{day}" for day, level in expected.items() if level is Level.ALERT
+        {
+            retune_request(day, weeks).run_key
+            for day, level in expected.items()
+            if level is Level.ALERT
+        }
     )
     record = json.loads((storage / "forecast_model" / f"{WEEKS[-1]}.json").read_text())
     assert record["params"]["num_boost_round"] == DEFAULT_PARAMS["num_boost_round"]

@@ -19,7 +19,7 @@ from energy_assets.domain.forecasting.features import (
 )
 from energy_assets.domain.schema import TIME, VALUE
 from energy_assets.settings import Settings
-from resources.parquet_io_manager import ParquetIOManager
+from resources.parquet_io_manager import ALLOW_MISSING, ParquetIOManager
 
 
 def build_consumption_features(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
@@ -34,6 +34,8 @@ def build_consumption_features(settings: Settings, partitions: Partitions) -> dg
                 partition_mapping=dg.TimeWindowPartitionMapping(
                     start_offset=-LOOKBACK_DAYS, end_offset=-1
                 ),
+                # A day its contract refused is missing history, not a reason to stop.
+                metadata={ALLOW_MISSING: True},
             )
         },
         group_name="forecasting",

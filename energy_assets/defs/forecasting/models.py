@@ -18,7 +18,7 @@ from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
 from resources.mlflow_resource import MlflowResource
-from resources.parquet_io_manager import STORAGE_FORMAT
+from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT
 
 LOOKBACK_WEEKS = math.ceil(LOOKBACK_DAYS / 7)
 
@@ -34,6 +34,8 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
                 partition_mapping=dg.TimeWindowPartitionMapping(
                     start_offset=-(settings.training_weeks + LOOKBACK_WEEKS), end_offset=-1
                 ),
+                # A day its contract refused is missing history, not a reason to stop.
+                metadata={ALLOW_MISSING: True},
             ),
             "hyperparameters": dg.AssetIn(names.HYPERPARAMETERS),
         },
