@@ -466,3 +466,25 @@ def test_a_local_move_against_a_stale_version_is_refused_and_changes_nothing(
     with pytest.raises(ConcurrentWrite):
         storage.move("p/staged.parquet", "p/day.parquet", if_version="")  # expected absent
     assert storage.list_keys("p") == ["p/day.parquet", "p/staged.parquet"]  # no lock files
+
+
+def test_a_gcs_precondition_failure_is_a_concurrent_write(
+    gcs_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What GCS answers (HTTP 412) when the target's generation moved on since it was read; the
+    emulator does not enforce preconditions, so its answer is given here."""
+    from google.api_core import exceptions
+
+    storage = GCSStorage(gcs_client, BUCKET, f"storage-tests/{uuid.uuid4().hex}")
+    storage.write_bytes("p/staged.parquet", b"staged")
+    sent: dict[str, Any] = {}
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        sent.update(kwargs)
+        raise exceptions.PreconditionFailed("conditionNotMet")
+
+    monkeypatch.setattr(storage.bucket, "copy_blob", refuse)
+    with pytest.raises(ConcurrentWrite, match="replaced by another writer"):
+        storage.move("p/staged.parquet", "p/day.parquet", if_version="1700000000000000")
+    assert sent["if_generation_match"] == 1700000000000000
+    assert storage.read_bytes("p/staged.parquet") == b"staged"  # nothing removed
