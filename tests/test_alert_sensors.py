@@ -377,16 +377,13 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
     """Delay 15 days; raw up to 2023-01-20 and the models exist; 2023-01-21 is published."""
     defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
 
-    def report(key: dg.AssetKey, partition: str | None = None) -> None:
-        reported(instance, key, partition)
-
     for day in range(1, 21):
-        report(RAW, f"2023-01-{day:02d}")
-    report(PARAMS_KEY)
+        reported(instance, RAW, f"2023-01-{day:02d}")
+    reported(instance, PARAMS_KEY)
     for week in ("2023-01-16",):
-        report(MODEL_KEY, week)
-    report(FEATURES_KEY, "2023-01-21")
-    report(PREDICTIONS_KEY, "2023-01-21")
+        reported(instance, MODEL_KEY, week)
+    reported(instance, FEATURES_KEY, "2023-01-21")
+    reported(instance, PREDICTIONS_KEY, "2023-01-21")
     at = dt.datetime(2023, 2, 6, 7, tzinfo=dt.UTC)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=at)
     assert first.total_requested == 0  # the first evaluation only takes stock
@@ -404,7 +401,7 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
             if result.get_requested_partitions(k)
         }
 
-    report(RAW, "2023-01-21")
+    reported(instance, RAW, "2023-01-21")
     second = evaluate(first.cursor)
     # Monitoring of the published day, and the features of the next; predictions and drift
     # have another partitions definition, so they follow on the tick after the features land.
@@ -412,12 +409,12 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
         "consumption_features": ["2023-01-22"],
         "forecast_monitoring": ["2023-01-21"],
     }
-    report(FEATURES_KEY, "2023-01-22")
-    report(MONITORING_KEY, "2023-01-21")
+    reported(instance, FEATURES_KEY, "2023-01-22")
+    reported(instance, MONITORING_KEY, "2023-01-21")
     third = evaluate(second.cursor)
     assert requested(third) == {"predictions": ["2023-01-22"], "feature_drift": ["2023-01-22"]}
-    report(PREDICTIONS_KEY, "2023-01-22")
-    report(DRIFT_KEY, "2023-01-22")
+    reported(instance, PREDICTIONS_KEY, "2023-01-22")
+    reported(instance, DRIFT_KEY, "2023-01-22")
     assert requested(evaluate(third.cursor)) == {}
 
 
@@ -427,25 +424,22 @@ def test_new_hyperparameters_retrain_no_week_by_automation(
     """A retune rewrites `model_hyperparameters`; only its own run retrains a week."""
     defs = build_definitions(settings_for(tmp_path, publication_delay_days=15))
 
-    def report(key: dg.AssetKey, partition: str | None = None) -> None:
-        reported(instance, key, partition)
-
     for day in range(1, 32):
-        report(RAW, f"2023-01-{day:02d}")
-    report(PARAMS_KEY)
+        reported(instance, RAW, f"2023-01-{day:02d}")
+    reported(instance, PARAMS_KEY)
     for week in ("2023-01-16", "2023-01-23", "2023-01-30"):
-        report(MODEL_KEY, week)
+        reported(instance, MODEL_KEY, week)
     at = dt.datetime(2023, 2, 16, 7, tzinfo=dt.UTC)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=at)
 
-    report(PARAMS_KEY)  # a retune's study
+    reported(instance, PARAMS_KEY)  # a retune's study
     after = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, evaluation_time=at, cursor=first.cursor
     )
     assert after.get_requested_partitions(MODEL_KEY) == set()
 
     for day in range(1, 6):  # new data still trains the week it comes before
-        report(RAW, f"2023-02-{day:02d}")
+        reported(instance, RAW, f"2023-02-{day:02d}")
     later = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, evaluation_time=at, cursor=after.cursor
     )

@@ -70,7 +70,7 @@ def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetC
     ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
         # One evaluation per day, so a bad day shows as failed on its own partition even inside
         # a single-run backfill. The rules share one check because each stored evaluation costs
-        # Dagster ~15 ms: five per day would double a three-year backfill.
+        # Dagster ~15 ms: one per rule would multiply a three-year backfill's time.
         keys = context.partition_keys
         key = dg.AssetKey(names.RAW)
         run_id = context.op_execution_context.run_id
