@@ -55,8 +55,15 @@ def _day(value: str | None, name: str = "date") -> dt.date:
 def stored_series(store: DashboardStore) -> SeriesSet | None:
     """The series of the newest stored forecast day, or None when no forecast is stored."""
     days = store.partitions(names.PREDICTIONS)
-    frame = store.frame(names.PREDICTIONS, days[-1]) if days else None
-    return SeriesSet.of(frame) if frame is not None else None
+    if not days:
+        return None
+
+    def load() -> SeriesSet | None:
+        frame = store.frame(names.PREDICTIONS, days[-1])
+        return SeriesSet.of(frame) if frame is not None else None
+
+    # Every forecast callback and API request asks; worked out once per newest day.
+    return store.cached(("series", days[-1]), load)
 
 
 def parse_series(args: Mapping[str, Any], series: SeriesSet) -> dict[str, Any]:

@@ -36,9 +36,6 @@ class SeriesSet:
     def __len__(self) -> int:
         return len(self.values)
 
-    def __contains__(self, item: object) -> bool:
-        return item in set(self.values)
-
     def labels(self) -> list[str]:
         return ["/".join(str(v) for v in row) for row in self.values]
 
