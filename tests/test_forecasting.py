@@ -181,3 +181,50 @@ def test_baselines_reproduce_the_reference_figures(de35_parquet: Path) -> None:
     assert round(metrics.wape(naive[VALUE], naive["naive_24h"]), 3) == 0.107
     assert round(metrics.summary(naive, VALUE, "naive_168h")["mape_median"], 3) == 0.066
     assert round(metrics.summary(naive, VALUE, "naive_24h")["mape_median"], 3) == 0.103
+
+
+def _hourly_rows(days: int, series: int) -> pd.DataFrame:
+    hours = pd.date_range("2022-01-01", periods=days * 24, freq="h", tz="UTC")
+    return pd.DataFrame({TIME: np.repeat(hours, series), "x": 1.0})
+
+
+def test_training_sample_keeps_every_row_under_the_budget() -> None:
+    from energy_assets.domain.forecasting.model import (
+        recency_weights,
+        split_params,
+        training_sample,
+    )
+
+    frame = _hourly_rows(days=30, series=5)
+    params = split_params({"max_training_rows": len(frame)})
+    rows, weights = training_sample(frame, params)
+    assert len(rows) == len(frame)
+    np.testing.assert_allclose(weights, recency_weights(frame, 10.0, 0.1))
+
+
+def test_training_sample_keeps_recent_days_and_the_weight_of_old_ones() -> None:
+    """Over the budget: the newest days above the weight floor stay whole, older days are drawn
+    whole with weights that keep their stratum's total weight, the same on every call."""
+    from energy_assets.domain.forecasting.model import (
+        recency_weights,
+        split_params,
+        training_sample,
+    )
+
+    frame = _hourly_rows(days=400, series=10)  # 96,000 rows
+    params = split_params({"max_training_rows": 20_000})
+    rows, weights = training_sample(frame, params)
+    again, weights_again = training_sample(frame, params)
+    assert rows.index.equals(again.index) and np.array_equal(weights, weights_again)
+    assert len(rows) <= 20_000 + 240  # the budget, give or take one day
+    per_day = rows.groupby(rows[TIME].dt.floor("D")).size()
+    assert (per_day == 240).all(), "days are kept whole"
+    newest = frame[TIME].max().floor("D")
+    recent = pd.date_range(newest - pd.Timedelta(days=20), newest, freq="D")
+    assert recent.isin(per_day.index).all(), "the newest days above the floor are all kept"
+    full = recency_weights(frame, 10.0, 0.1)
+    old = (frame[TIME] < newest - pd.Timedelta(days=60)).to_numpy()
+    kept_old = (rows[TIME] < newest - pd.Timedelta(days=60)).to_numpy()
+    assert kept_old.sum() < old.sum() / 5, "old days are sampled"
+    assert weights[kept_old].sum() == pytest.approx(full[old].sum(), rel=0.05)
+    assert weights.sum() == pytest.approx(full.sum(), rel=0.05)

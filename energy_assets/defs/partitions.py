@@ -24,7 +24,9 @@ def first_model_week(settings: Settings) -> dt.date:
 @dataclass(frozen=True)
 class Partitions:
     days: dg.DailyPartitionsDefinition  # raw data and features: every UTC day from the start
-    weeks: dg.WeeklyPartitionsDefinition  # models: Monday to Monday, UTC
+    # Models: Monday to Monday, UTC, and the week in progress: its model trains only on days
+    # before the week, so it can serve the week's first day.
+    weeks: dg.WeeklyPartitionsDefinition
     served_days: dg.DailyPartitionsDefinition  # predictions, monitoring, drift: from the first week
 
     @classmethod
@@ -35,7 +37,7 @@ class Partitions:
                 start_date=settings.start_date.isoformat(), timezone="UTC"
             ),
             weeks=dg.WeeklyPartitionsDefinition(
-                start_date=first_week, day_offset=1, timezone="UTC"
+                start_date=first_week, day_offset=1, timezone="UTC", end_offset=1
             ),
             served_days=dg.DailyPartitionsDefinition(start_date=first_week, timezone="UTC"),
         )

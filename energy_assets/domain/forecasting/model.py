@@ -41,10 +41,19 @@ RECENCY_FLOOR = "recency_weight_floor"
 # objective listed here: losses that err differently (L1 on spiky series, Huber on smooth ones)
 # cancel part of each other's error.
 ENSEMBLE = "ensemble_objectives"
+# The most rows a model trains on. Past it, the newest days above the weight floor are kept
+# whole and the older days are sampled (see `training_sample`): a long history of many series
+# keeps its yearly shape at a fraction of the cost.
+MAX_ROWS = "max_training_rows"
+# The quantile models' boosting rounds as a share of the point model's, at a learning rate
+# raised by the same factor: the band's coarse shape converges in fewer, larger steps.
+QUANTILE_ROUNDS = "quantile_rounds_share"
 DEFAULT_PARAMS: dict[str, Any] = {
     RECENCY: 10.0,
     RECENCY_FLOOR: 0.1,
     ENSEMBLE: "l1,huber",
+    MAX_ROWS: 60_000,
+    QUANTILE_ROUNDS: 0.5,
     "objective": "l1",
     "learning_rate": 0.05,
     "num_boost_round": 400,
@@ -99,6 +108,75 @@ def recency_weights(frame: pd.DataFrame, half_life_days: float, floor: float = 0
     return np.maximum(np.power(0.5, age / half_life_days), floor)
 
 
+def day_sample(
+    days: pd.DatetimeIndex,
+    rows_per_day: np.ndarray,
+    newest: pd.Timestamp,
+    params: TrainingParams,
+) -> pd.Series:
+    """The days a model trains on, within the row budget, each with the factor its rows' recency
+    weights are multiplied by.
+
+    Under the budget every day is kept with factor 1. Over it, the newest days whose weight is
+    above the floor are kept whole (up to half the budget), and the rest of the budget is drawn
+    from the older days by systematic sampling with probability proportional to their weight; a
+    sampled day's factor is 1 / probability, so each stratum's total weight is estimated without
+    bias. Deterministic: the same days give the same sample."""
+    rows = np.asarray(rows_per_day, dtype="int64")
+    if rows.sum() <= params.max_rows:
+        return pd.Series(1.0, index=days)
+    order = np.argsort(days.asi8)[::-1]  # newest day first
+    ages = (newest - days[order]).total_seconds().to_numpy() / 86_400
+    weight = np.maximum(np.power(0.5, ages / params.half_life_days), params.weight_floor)
+    rows = rows[order]
+    recent = np.cumsum(rows) <= params.max_rows // 2
+    recent &= np.cumsum(weight <= params.weight_floor) == 0  # the unbroken run above the floor
+    pool = np.flatnonzero(~recent)
+    share = _inclusion(weight[pool], rows[pool], params.max_rows - int(rows[recent].sum()))
+    drawn = np.floor(np.cumsum(share) + 0.5) > np.floor(np.cumsum(share) - share + 0.5)
+    factor = pd.Series(1.0, index=days[order][recent])
+    sampled = pd.Series(1.0 / share[drawn], index=days[order][pool[drawn]])
+    return pd.concat([factor, sampled]).sort_index()
+
+
+def _inclusion(weight: np.ndarray, rows: np.ndarray, budget: int) -> np.ndarray:
+    """Each day's inclusion probability, proportional to its weight and at most 1, such that
+    the expected rows drawn come to `budget`."""
+    if budget <= 0 or len(weight) == 0:
+        return np.zeros(len(weight))
+    low, high = 0.0, 1.0 / float(weight.min())  # at `high` every day is certain
+    for _ in range(60):  # bisection on the scale of the probabilities
+        mid = (low + high) / 2
+        if float((np.minimum(1.0, mid * weight) * rows).sum()) > budget:
+            high = mid
+        else:
+            low = mid
+    return np.minimum(1.0, low * weight)
+
+
+def _days(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's UTC day as int64 nanoseconds."""
+    return pd.DatetimeIndex(frame[TIME]).tz_convert("UTC").floor("D").asi8
+
+
+def training_sample(
+    frame: pd.DataFrame, params: TrainingParams, factors: pd.Series | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of `frame` a model trains on and their weights: recency weights times the
+    factor of the row's day; `factors` (a `day_sample`) are worked out here when not given."""
+    day = _days(frame)
+    if factors is None:
+        days, counts = np.unique(day, return_counts=True)
+        index = pd.DatetimeIndex(days).tz_localize("UTC")
+        factors = day_sample(index, counts, frame[TIME].max(), params)
+    keys = pd.DatetimeIndex(factors.index).tz_convert("UTC").asi8
+    position = np.searchsorted(keys, day)
+    position[position == len(keys)] = 0
+    keep = keys[position] == day
+    weights = recency_weights(frame, params.half_life_days, params.weight_floor)
+    return frame[keep], weights[keep] * factors.to_numpy()[position[keep]]
+
+
 def is_categorical(column: str) -> bool:
     return column == SERIES or column in KEY_COLUMNS
 
@@ -122,18 +200,22 @@ class TrainingParams:
     extra_objectives: list[str]  # of further point models
     half_life_days: float
     weight_floor: float
+    max_rows: int
+    quantile_share: float
 
 
-def quantile_params(booster: Mapping[str, Any], alpha: float) -> dict[str, Any]:
+def quantile_params(booster: Mapping[str, Any], alpha: float, share: float) -> dict[str, Any]:
     """A quantile model's parameters: the point model's, kept coarser. With small leaves its
     tails fit noise and the band comes out too narrow (49% of the real slice's hours inside the
-    P10-P90 band at 63 leaves of 20 rows, against 80% meant)."""
+    P10-P90 band at 63 leaves of 20 rows, against 80% meant). `share` of the rounds are run at
+    a learning rate raised by the inverse share."""
     return {
         **booster,
         "objective": "quantile",
         "alpha": alpha,
         "num_leaves": min(int(booster["num_leaves"]), 31),
         "min_data_in_leaf": max(int(booster["min_data_in_leaf"]), 40),
+        "learning_rate": float(booster["learning_rate"]) / share,
     }
 
 
@@ -143,21 +225,27 @@ def split_params(params: Mapping[str, Any]) -> TrainingParams:
     rounds = int(booster.pop("num_boost_round"))
     half_life = float(booster.pop(RECENCY))
     floor = float(booster.pop(RECENCY_FLOOR))
+    max_rows = int(booster.pop(MAX_ROWS))
+    share = float(booster.pop(QUANTILE_ROUNDS))
+    if max_rows < 1 or not 0 < share <= 1:
+        raise ValueError(f"{MAX_ROWS} must be >= 1 and {QUANTILE_ROUNDS} in (0, 1]")
     listed = booster.pop(ENSEMBLE)
     names = listed.split(",") if isinstance(listed, str) else list(listed or [])
     extra = [o.strip() for o in names if o.strip() and o.strip() != booster["objective"]]
-    return TrainingParams({**booster, **DETERMINISTIC}, rounds, extra, half_life, floor)
+    return TrainingParams(
+        {**booster, **DETERMINISTIC}, rounds, extra, half_life, floor, max_rows, share
+    )
 
 
 def _dataset(
-    frame: pd.DataFrame, columns: list[str], params: TrainingParams, reference: Any = None
+    frame: pd.DataFrame, columns: list[str], weights: np.ndarray, reference: Any = None
 ) -> Any:
     import lightgbm as lgb
 
     return lgb.Dataset(
         design(frame, columns),
         label=label(frame),
-        weight=recency_weights(frame, params.half_life_days, params.weight_floor),
+        weight=weights,
         categorical_feature=[c for c in columns if is_categorical(c)],
         reference=reference,
         free_raw_data=False,
@@ -171,19 +259,24 @@ def fit(
     quantiles: tuple[float, ...] = (0.1, 0.9),
     valid: pd.DataFrame | None = None,
     callbacks: list[Callable[..., None]] | None = None,
+    day_factors: pd.Series | None = None,
 ) -> ForecastModel:
-    """Fit the point model (and quantile models) on the trainable rows of `train`."""
+    """Fit the point model (and quantile models) on the trainable rows of `train`, sampled to
+    the row budget; `day_factors` name a sample already drawn (its days and weight factors)."""
     import lightgbm as lgb
 
     rows = trainable(train)
     if rows.empty:
         raise ValueError("no trainable rows: every target or scale is missing")
     settings = split_params(params or {})
+    rows, weights = training_sample(rows, settings, day_factors)
     columns = learnable_features(rows)
-    train_set = _dataset(rows, columns, settings)
-    valid_sets = (
-        [_dataset(trainable(valid), columns, settings, train_set)] if valid is not None else None
-    )
+    train_set = _dataset(rows, columns, weights)
+    valid_sets = None
+    if valid is not None:
+        held_out = trainable(valid)
+        recency = recency_weights(held_out, settings.half_life_days, settings.weight_floor)
+        valid_sets = [_dataset(held_out, columns, recency, train_set)]
     point = lgb.train(
         settings.booster,
         train_set,
@@ -196,8 +289,13 @@ def fit(
         lgb.train({**settings.booster, "objective": objective}, train_set, settings.rounds)
         for objective in settings.extra_objectives
     ]
+    quantile_rounds = max(1, round(settings.rounds * settings.quantile_share))
     models = {
-        alpha: lgb.train(quantile_params(settings.booster, alpha), train_set, settings.rounds)
+        alpha: lgb.train(
+            quantile_params(settings.booster, alpha, settings.quantile_share),
+            train_set,
+            quantile_rounds,
+        )
         for alpha in quantiles
     }
     return ForecastModel(point=point, quantiles=models, members=members)
@@ -211,7 +309,7 @@ def predict(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
     point = np.exp(model.log_ratio(X)) * scale
     out[PREDICTION] = point
     if model.quantiles:
-        low_log, high_log = _band(model, X)
+        low_log, high_log = _band(model, features)
         low = np.exp(low_log - model.band_widening) * scale
         high = np.exp(high_log + model.band_widening) * scale
         # Separately fitted quantiles can cross; order them around the point forecast.
@@ -220,10 +318,15 @@ def predict(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _band(model: ForecastModel, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The quantile models' band in log space, lower edge first."""
-    low = model.quantiles[min(model.quantiles)].predict(X)
-    high = model.quantiles[max(model.quantiles)].predict(X)
+def _band(model: ForecastModel, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The quantile models' band in log space, lower edge first. Each model reads its own
+    features: the quantile models may come from a fit on fewer days than the point model."""
+    low_model, high_model = (
+        model.quantiles[min(model.quantiles)],
+        model.quantiles[max(model.quantiles)],
+    )
+    low = low_model.predict(design(features, low_model.feature_name()))
+    high = high_model.predict(design(features, high_model.feature_name()))
     return np.minimum(low, high), np.maximum(low, high)
 
 
@@ -234,7 +337,7 @@ def band_widening(model: ForecastModel, held_out: pd.DataFrame) -> float:
     rows = trainable(held_out)
     if not model.quantiles or rows.empty:
         return 0.0
-    low, high = _band(model, design(rows, model.point.feature_name()))
+    low, high = _band(model, rows)
     actual = label(rows)
     errors = np.maximum(low - actual, actual - high)
     meant = max(model.quantiles) - min(model.quantiles)

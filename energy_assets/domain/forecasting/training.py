@@ -18,11 +18,14 @@ from energy_assets.domain.forecasting.model import (
     P90,
     PREDICTION,
     ForecastModel,
+    TrainingParams,
     band_widening,
+    day_sample,
     fit,
     predict,
+    split_params,
 )
-from energy_assets.domain.schema import TIME
+from energy_assets.domain.schema import TIME, series_keys
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,30 @@ def train_weekly_model(
     # The first day of data has no day before it to build features from.
     first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
     train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
-    features = build_features(raw, utc_days(train_start, week_start))
     valid_start = week_start - pd.Timedelta(days=validation_days)
-    train = features[features[ORIGIN] < valid_start]
+    settings = split_params(params)
+    # Features are built only for the days the row budget lets the two models train on.
+    rows_per_day = 24 * max(1, len(raw.drop_duplicates(series_keys(raw))))
+    checked_days = _plan(utc_days(train_start, valid_start), rows_per_day, settings)
+    final_days = _plan(utc_days(train_start, week_start), rows_per_day, settings)
+    valid_days = utc_days(valid_start, week_start)
+    days = checked_days.index.union(final_days.index).union(valid_days)
+    features = build_features(raw, days)
+    train = features[features[ORIGIN].isin(checked_days.index)]
     valid = features[features[ORIGIN] >= valid_start]
 
-    checked = fit(train, params)
+    checked = fit(train, params, day_factors=checked_days)
     validation = validation_metrics(valid, predict(checked, valid)[PREDICTION].to_numpy(), raw)
-    model = fit(features, params)
-    # The band of the model of the earlier days, held against the validation days, sets how far
-    # the final model's band is widened.
+    # The served model refits the point forecast on every day and keeps the checked model's
+    # quantile models, calibrated on the validation days they never saw: split-conformal
+    # prediction as such, and two fewer models to train.
+    model = fit(
+        features[features[ORIGIN].isin(final_days.index)],
+        params,
+        quantiles=(),
+        day_factors=final_days,
+    )
+    model.quantiles = checked.quantiles
     model.band_widening = band_widening(checked, valid)
     bands = predict(model, valid)[[PREDICTION, P10, P90]].to_numpy()
     return WeeklyModel(
@@ -69,3 +86,10 @@ def train_weekly_model(
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
         input_example=valid[model.point.feature_name()].head(5),
     )
+
+
+def _plan(days: pd.DatetimeIndex, rows_per_day: int, params: TrainingParams) -> pd.Series:
+    """The sample of `days` a model trains on (each day's weight factor); the newest hour is
+    the last of the last day, as in the recency weights."""
+    newest = days[-1] + pd.Timedelta(hours=23)
+    return day_sample(days, np.full(len(days), rows_per_day), newest, params)
