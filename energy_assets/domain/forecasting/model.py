@@ -125,8 +125,8 @@ def day_sample(
     rows = np.asarray(rows_per_day, dtype="int64")
     if rows.sum() <= params.max_rows:
         return pd.Series(1.0, index=days)
-    order = np.argsort(days.asi8)[::-1]  # newest day first
-    ages = (newest - days[order]).total_seconds().to_numpy() / 86_400
+    order = np.argsort(_ns(days))[::-1]  # newest day first
+    ages = (_ns(pd.DatetimeIndex([newest])) - _ns(days[order])) / 86_400e9
     weight = np.maximum(np.power(0.5, ages / params.half_life_days), params.weight_floor)
     rows = rows[order]
     recent = np.cumsum(rows) <= params.max_rows // 2
@@ -154,9 +154,14 @@ def _inclusion(weight: np.ndarray, rows: np.ndarray, budget: int) -> np.ndarray:
     return np.minimum(1.0, low * weight)
 
 
+def _ns(times: pd.DatetimeIndex) -> np.ndarray:
+    """UTC times as int64 nanoseconds since the epoch."""
+    return times.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]").astype("int64")
+
+
 def _days(frame: pd.DataFrame) -> np.ndarray:
     """Each row's UTC day as int64 nanoseconds."""
-    return pd.DatetimeIndex(frame[TIME]).tz_convert("UTC").floor("D").asi8
+    return _ns(pd.DatetimeIndex(frame[TIME]).floor("D"))
 
 
 def training_sample(
@@ -169,7 +174,7 @@ def training_sample(
         days, counts = np.unique(day, return_counts=True)
         index = pd.DatetimeIndex(days).tz_localize("UTC")
         factors = day_sample(index, counts, frame[TIME].max(), params)
-    keys = pd.DatetimeIndex(factors.index).tz_convert("UTC").asi8
+    keys = _ns(pd.DatetimeIndex(factors.index))
     position = np.searchsorted(keys, day)
     position[position == len(keys)] = 0
     keep = keys[position] == day

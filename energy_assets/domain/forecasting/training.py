@@ -59,7 +59,7 @@ def train_weekly_model(
     checked_days = _plan(utc_days(train_start, valid_start), rows_per_day, settings)
     final_days = _plan(utc_days(train_start, week_start), rows_per_day, settings)
     valid_days = utc_days(valid_start, week_start)
-    days = checked_days.index.union(final_days.index).union(valid_days)
+    days = pd.DatetimeIndex(checked_days.index.union(final_days.index).union(valid_days))
     features = build_features(raw, days)
     train = features[features[ORIGIN].isin(checked_days.index)]
     valid = features[features[ORIGIN] >= valid_start]
