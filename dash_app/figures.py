@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -110,5 +111,40 @@ def heatmap_figure(series: pd.DataFrame) -> go.Figure:
         template="plotly_white",
         height=max(400, 14 * len(table.index)),
         margin={"l": 110, "r": 20, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def drift_figure(drift: pd.DataFrame) -> go.Figure:
+    """Each column's drift distance as a multiple of its threshold, column by day: above 1 the
+    column drifted. `drift` has `day`, `column`, `distance`, `threshold`."""
+    ratio = drift.assign(ratio=drift["distance"] / drift["threshold"])
+    table = ratio.pivot_table(index="column", columns="day", values="ratio", aggfunc="mean")
+    distance = drift.pivot_table(index="column", columns="day", values="distance").reindex_like(
+        table
+    )
+    threshold = drift.pivot_table(index="column", columns="day", values="threshold").reindex_like(
+        table
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=table.to_numpy(),
+            x=[str(c)[:10] for c in table.columns],
+            y=list(table.index),
+            customdata=np.dstack([distance.to_numpy(), threshold.to_numpy()]),
+            # Green below the threshold, red from it on; the colour turns at 1.
+            colorscale=[[0, "#15803d"], [0.45, "#fde68a"], [0.5, "#f97316"], [1, "#991b1b"]],
+            zmin=0,
+            zmax=2,
+            colorbar={"title": {"text": "distance / threshold"}},
+            hovertemplate="%{y} %{x}: distance %{customdata[0]:.3f}, threshold "
+            "%{customdata[1]:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Drift distance against threshold, per feature and day",
+        template="plotly_white",
+        height=max(360, 22 * len(table.index)),
+        margin={"l": 120, "r": 20, "t": 50, "b": 40},
     )
     return fig

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
@@ -117,31 +118,34 @@ def accuracy_page(store: DashboardStore) -> html.Div:
 
 def drift_page(store: DashboardStore) -> html.Div:
     drift = store.all_frames(names.DRIFT)
-    rows = []
+    sections: list[Any] = [html.Div("No drift results are stored yet.", style=BANNER)]
     if not drift.empty:
-        for day, group in drift.groupby("day"):
-            key = str(day)[:10]
-            drifted = ", ".join(group.loc[group["drifted"], "column"]) or "none"
-            rows.append(
-                html.Tr(
-                    [
-                        html.Td(key, style={"whiteSpace": "nowrap", "paddingRight": "16px"}),
-                        html.Td(drifted),
-                        html.Td(html.A("report", href=f"/reports/drift/{key}", target="_blank")),
-                    ]
-                )
-            )
+        sections = [
+            dcc.Graph(id="drift-chart", figure=figures.drift_figure(drift)),
+            html.H3("Drifted features per day"),
+            html.P(
+                "The full Evidently report is stored for the days that drifted. For any other "
+                f"day, launch `{names.DRIFT_REPORT_JOB}` with that day as its partition in the "
+                "Dagster UI; its link appears here."
+            ),
+            DataTable(
+                id="drift-table",
+                data=cast(Any, drift_rows(drift)),
+                columns=[
+                    {"name": "day", "id": "day"},
+                    {"name": "drifted features", "id": "drifted"},
+                    {"name": "report", "id": "report", "presentation": "markdown"},
+                ],
+                sort_action="native",
+                page_size=15,
+                style_cell={"textAlign": "left", "whiteSpace": "normal", "padding": "4px"},
+            ),
+        ]
     alerts = store.alerts()
     return html.Div(
         [
             html.H2("Drift and alerts"),
-            html.H3("Drifted features per day"),
-            html.Table(
-                [html.Tr([html.Th("day"), html.Th("drifted features"), html.Th("")]), *rows],
-                id="drift-table",
-            )
-            if rows
-            else html.Div("No drift results are stored yet.", style=BANNER),
+            *sections,
             html.H3("Alerts log"),
             DataTable(
                 id="alerts-table",
@@ -155,6 +159,23 @@ def drift_page(store: DashboardStore) -> html.Div:
             else html.Div("No alerts have been raised.", id="alerts-table"),
         ]
     )
+
+
+def drift_rows(drift: pd.DataFrame) -> list[dict[str, str]]:
+    """One row per day, newest first: the drifted features and the report link where a report
+    is stored (rows written before reports were optional always had one)."""
+    rows = []
+    for day, group in drift.groupby("day"):
+        key = str(day)[:10]
+        stored = "report" not in group or bool(group["report"].fillna("").astype(str).ne("").any())
+        rows.append(
+            {
+                "day": key,
+                "drifted": ", ".join(group.loc[group["drifted"], "column"]) or "none",
+                "report": f"[report](/reports/drift/{key})" if stored else "",
+            }
+        )
+    return sorted(rows, key=lambda row: row["day"], reverse=True)
 
 
 def health_page(store: DashboardStore) -> html.Div:

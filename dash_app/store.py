@@ -14,6 +14,7 @@ import pandas as pd
 from energy_assets import names
 from energy_assets.settings import Settings
 from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.drift_store import report_html
 from energy_assets.storage.objects import ObjectNotFound, Storage, object_key, storage_from_settings
 
 T = TypeVar("T")
@@ -80,6 +81,10 @@ class DashboardStore:
         return self.cached(("alerts",), lambda: AlertLog(self.storage).frame())
 
     def drift_report(self, day: str) -> bytes | None:
+        """The day's Evidently report: compressed, or as plain HTML as older runs stored it."""
+        report = report_html(self.storage, day)
+        if report is not None:
+            return report
         try:
             return self.storage.read_bytes(object_key(names.DRIFT, day, "html"))
         except ObjectNotFound:

@@ -31,3 +31,7 @@ ALERT_OUTBOX_SENSOR = "alert_outbox_sensor"
 # Storage folders of the append-only alerts log and its delivery marks (not assets).
 ALERTS = "alerts"
 ALERT_DELIVERIES = "alert_deliveries"
+# Storage folder of each weekly model's drift reference (not an asset).
+DRIFT_REFERENCES = "drift_reference"
+# The job an operator launches for a day's full Evidently drift report.
+DRIFT_REPORT_JOB = "drift_report_job"

@@ -180,7 +180,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         self.storage.write_bytes(key, data, "application/json")
         context.add_output_metadata({"uri": self.storage.uri(key)})
 
-    def _read_record(self, asset_key: dg.AssetKey, partition_key: str | None) -> dict[str, Any]:
+    def read_record(self, asset_key: dg.AssetKey, partition_key: str | None) -> dict[str, Any]:
+        """A JSON record asset's partition."""
         key = partition_object_key(asset_key, partition_key, "json")
         try:
             return dict(json.loads(self.storage.read_bytes(key)))
@@ -197,9 +198,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             and (upstream.definition_metadata or {}).get(STORAGE_FORMAT) == "json"
         ):
             if not context.has_asset_partitions:
-                return self._read_record(asset_key, None)
+                return self.read_record(asset_key, None)
             # Records of partitioned assets arrive keyed by partition, one or many.
-            return {k: self._read_record(asset_key, k) for k in context.asset_partition_keys}
+            return {k: self.read_record(asset_key, k) for k in context.asset_partition_keys}
         if not context.has_asset_partitions:
             return self._read(partition_object_key(asset_key, None), asset_key)
         keys = list(context.asset_partition_keys)

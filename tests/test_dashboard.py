@@ -1,5 +1,6 @@
 """The dashboard's views, callbacks and JSON endpoints over storage seeded on disk or in GCS."""
 
+import gzip
 import json
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.domain.sources.simulator import SimulatorSource
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.drift_store import save_report
 from energy_assets.storage.objects import Storage, storage_from_settings
 
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-04")]
@@ -43,17 +45,25 @@ def seed(storage: Storage) -> None:
         storage.write_parquet(f"predictions/{day}.parquet", part)
         scores = score_series(part, actuals)
         storage.write_parquet(f"forecast_monitoring/{day}.parquet", scores)
+        drifting = day == DAYS[-1]
         drift = pd.DataFrame(
             {
                 "day": [pd.Timestamp(day, tz="UTC")] * 2,
                 "column": ["r_lag24", "log_scale"],
                 "distance": [0.05, 0.5],
-                "threshold": [0.2, 0.2],
-                "drifted": [False, day == DAYS[-1]],
+                "threshold": [0.2, 0.2 if drifting else 0.6],
+                "drifted": [False, drifting],
             }
         )
+        if day == DAYS[0]:  # as drift was stored before reports were kept for drifting days only
+            storage.write_bytes(f"feature_drift/{day}.html", f"<html>report {day}</html>".encode())
+        else:
+            report = ""
+            if drifting:
+                html = gzip.compress(f"<html>report {day}</html>".encode())
+                report = save_report(storage, day, html)
+            drift = drift.assign(report=report)
         storage.write_parquet(f"feature_drift/{day}.parquet", drift)
-        storage.write_bytes(f"feature_drift/{day}.html", f"<html>report {day}</html>".encode())
     AlertLog(storage).append(Alert(Level.ALERT, DAYS[-1], "mape", "pooled MAPE 20% > 12%"))
 
 
@@ -120,7 +130,8 @@ def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) ->
         assert render_page(store, path).children[0].children == title
     assert "There is no page /nope." in str(render_page(store, "/nope"))
     drift = str(render_page(store, "/drift"))
-    assert "/reports/drift/2023-02-04" in drift and "log_scale" in drift
+    assert f"/reports/drift/{DAYS[-1]}" in drift and "log_scale" in drift
+    assert f"/reports/drift/{DAYS[1]}" not in drift  # it did not drift: no report is stored
     assert "pooled MAPE 20% > 12%" in drift
 
 
@@ -233,7 +244,13 @@ def test_health_is_200_with_its_facts_and_503_without_forecasts(
 
 
 def test_drift_reports_are_served_from_storage(client: Any) -> None:
-    assert client.get(f"/reports/drift/{DAYS[0]}").data == f"<html>report {DAYS[0]}</html>".encode()
+    """Compressed reports of drifting days, and plain ones as older runs stored them."""
+    for day in (DAYS[-1], DAYS[0]):
+        answer = client.get(f"/reports/drift/{day}")
+        assert (
+            answer.data == f"<html>report {day}</html>".encode() and answer.mimetype == "text/html"
+        )
+    assert client.get(f"/reports/drift/{DAYS[1]}").status_code == 404  # no report kept
     assert client.get("/reports/drift/2023-09-09").status_code == 404
     assert client.get("/reports/drift/not-a-day").status_code == 400
     assert b"report" not in client.get("/reports/drift/..%2F..%2Fsettings").data

@@ -120,6 +120,32 @@ def test_the_area_selector_changes_the_accuracy_table_and_heat_map(site: tuple[s
     assert (rows_both, heat_rows) == (76, 38)
 
 
+def test_the_drift_page_charts_every_day_and_links_stored_reports(site: tuple[str, Any]) -> None:
+    """The chart holds every day's per-column distance over its threshold; the report link is
+    there for the drifting day and opens its Evidently report, absent for a quiet one."""
+    from selenium.webdriver.common.by import By
+
+    url, driver = site
+    driver.get(url + "/drift")
+    wait_for(driver, "#drift-chart .js-plotly-plot .main-svg")
+    wait_idle(driver)
+    chart = driver.execute_script(
+        "const d = document.querySelector('#drift-chart .js-plotly-plot').data[0];"
+        "return {x: d.x, y: d.y, z: d.z};"
+    )
+    assert list(chart["x"]) == DAYS and sorted(chart["y"]) == ["log_scale", "r_lag24"]
+    log_scale = chart["z"][list(chart["y"]).index("log_scale")]
+    assert log_scale == pytest.approx([0.5 / 0.6] * (len(DAYS) - 1) + [0.5 / 0.2])
+    links = {
+        a.get_attribute("href").rsplit("/", 1)[-1]
+        for a in driver.find_elements(By.CSS_SELECTOR, "#drift-table a")
+    }
+    assert DAYS[-1] in links and DAYS[1] not in links and DAYS[2] not in links
+    driver.get(f"{url}/reports/drift/{DAYS[-1]}")
+    assert f"report {DAYS[-1]}" in driver.find_element(By.TAG_NAME, "body").text
+    assert console_errors(driver) == []
+
+
 def test_storage_without_forecasts_shows_the_banner(site: tuple[str, Any], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 

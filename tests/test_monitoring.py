@@ -1,5 +1,6 @@
 """Monitoring metrics, drift, alert levels, the alerts log and webhook delivery."""
 
+import gzip
 import re
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.domain.monitoring.accuracy import (
     MonitoringInputError,
     day_summaries,
@@ -14,7 +16,17 @@ from energy_assets.domain.monitoring.accuracy import (
     score_series,
 )
 from energy_assets.domain.monitoring.alerts import Alert, Level, classify, mape_alert
-from energy_assets.domain.monitoring.drift import DriftInputError, measure_drift
+from energy_assets.domain.monitoring.drift import (
+    DAY,
+    DriftInputError,
+    DriftReference,
+    build_reference,
+    calibrate_thresholds,
+    day_drift,
+    evidently_report,
+    summarise,
+    wasserstein,
+)
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import GCSStorage, LocalStorage
 from resources.notifier import Notifier
@@ -103,44 +115,81 @@ def test_bad_inputs_name_what_is_wrong() -> None:
 # --- drift ---------------------------------------------------------------------------------------
 
 
-def test_drift_flags_a_shifted_column_and_not_an_unshifted_one() -> None:
-    rng = np.random.default_rng(1)
-    reference = pd.DataFrame(
-        {"steady": rng.normal(1, 0.1, 5000), "moved": rng.normal(1, 0.1, 5000)}
-    )
-    current = pd.DataFrame(
-        {"steady": rng.normal(1, 0.1, 1824), "moved": rng.normal(1.3, 0.1, 1824)}
-    )
-    thresholds = {"steady": 0.1, "moved": 0.1}
-    result = measure_drift(reference, current, ["steady", "moved"], thresholds=thresholds)
-    assert result.drifted == ["moved"]
-    assert result.distances["moved"] > 1.0 > 0.1 > result.distances["steady"]
-    assert result.summary()["drifted_columns"] == "moved"
-    assert result.share == 0.5 and result.dataset_drift
-    assert b"<html" in result.html[:2000].lower() and len(result.html) > 100_000
+@pytest.mark.parametrize(("m", "n"), [(5000, 1824), (1824, 1824), (7, 3), (20_000, 24)])
+def test_wasserstein_matches_scipy(m: int, n: int) -> None:
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(m + n)
+    reference = np.round(rng.lognormal(0, 1, m), 2)  # rounded: ties, as real ratios have
+    current = np.round(rng.lognormal(0.2, 1.1, n), 2)
+    ours = wasserstein(np.sort(reference), np.sort(current))
+    assert ours == pytest.approx(wasserstein_distance(reference, current), rel=1e-9, abs=1e-12)
 
 
-def test_drift_on_real_features_flags_only_the_columns_a_shift_moves(de35_parquet: Path) -> None:
+def _real_features(de35_parquet: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from energy_assets.domain.forecasting.features import build_features
     from energy_assets.domain.sources.files import read_consumption_file
 
     history = read_consumption_file(de35_parquet)
     reference = build_features(history, pd.date_range("2022-12-27", "2023-01-08", tz="UTC"))
-    today = build_features(history, [pd.Timestamp("2023-01-11", tz="UTC")])
-    assert measure_drift(reference, today).drifted == []  # an ordinary weekday
+    days = build_features(history, pd.date_range("2023-01-09", "2023-01-12", tz="UTC"))
+    return reference, days
+
+
+def test_day_drift_agrees_with_evidently_on_real_features(de35_parquet: Path) -> None:
+    """The vectorised distances are Evidently's own, column by column, and its report is
+    stored compressed."""
+    reference_features, days = _real_features(de35_parquet)
+    reference = build_reference(reference_features)
+    table = day_drift(reference, days)
+    assert sorted(table[DAY].unique()) == sorted(days[ORIGIN].unique())
+    one_day = days[days[ORIGIN] == days[ORIGIN].max()]
+    compressed, evidently = evidently_report(reference.features, one_day, reference.thresholds)
+    ours = table[table[DAY] == days[ORIGIN].max()].set_index("column")["distance"]
+    assert set(ours.index) == set(evidently) and len(ours) >= 10
+    for column, value in evidently.items():
+        assert ours[column] == pytest.approx(value, rel=1e-9, abs=1e-12), column
+    html = gzip.decompress(compressed)
+    assert b"<html" in html[:2000].lower() and len(html) > 2 * len(compressed)
+
+
+def test_drift_on_real_features_flags_only_the_columns_a_shift_moves(de35_parquet: Path) -> None:
+    reference_features, days = _real_features(de35_parquet)
+    reference = build_reference(reference_features)
+    today = days[days[ORIGIN] == pd.Timestamp("2023-01-11", tz="UTC")]
+    ordinary = summarise(day_drift(reference, today))
+    assert ordinary.drifted == [] and not ordinary.dataset_drift  # an ordinary weekday
     # Every series 30% above its level: the level and the last day's ratio move, lags do not.
     shifted = today.assign(
         log_scale=today["log_scale"] + np.log10(1.3), r_mean_24h=today["r_mean_24h"] * 1.3
     )
-    assert measure_drift(reference, shifted).drifted == ["r_mean_24h", "log_scale"]
+    moved = summarise(day_drift(reference, shifted))
+    assert moved.drifted == ["r_mean_24h", "log_scale"]
+    assert moved.as_dict()["drifted_columns"] == "r_mean_24h, log_scale"
 
 
-def test_drift_refuses_missing_columns_and_empty_frames() -> None:
-    frame = pd.DataFrame({"a": [1.0, 2.0]})
-    with pytest.raises(DriftInputError, match=r"current features lack the columns \['b'\]"):
-        measure_drift(frame.assign(b=1.0), frame, ["a", "b"], thresholds={})
+def test_thresholds_are_the_reference_days_own_spread() -> None:
+    """A column whose days differ a lot from each other tolerates more than a steady one."""
+    rng = np.random.default_rng(3)
+    days = np.repeat(pd.date_range("2023-01-01", periods=14, tz="UTC"), 500)
+    wobble = np.repeat(rng.normal(0, 1, 14), 500)
+    frame = pd.DataFrame({ORIGIN: days, "steady": rng.normal(0, 1, len(days)),
+                          "wobbly": rng.normal(0, 1, len(days)) + 3 * wobble})  # fmt: skip
+    thresholds = calibrate_thresholds(frame, ["steady", "wobbly"])
+    assert thresholds["steady"] == pytest.approx(0.1)  # the floor: its days are alike
+    assert thresholds["wobbly"] > 0.5
+
+
+def test_drift_refuses_missing_columns_and_empty_frames(de35_parquet: Path) -> None:
+    reference_features, days = _real_features(de35_parquet)
+    reference = build_reference(reference_features)
+    with pytest.raises(DriftInputError, match=r"current features lack the columns \['log_scale'\]"):
+        day_drift(reference, days.drop(columns="log_scale"))
+    with pytest.raises(DriftInputError, match="reference features lack the columns"):
+        build_reference(reference_features.drop(columns="r_lag24"))
+    empty = DriftReference(reference.features.iloc[:0], reference.thresholds)
     with pytest.raises(DriftInputError, match="reference features are empty"):
-        measure_drift(frame.iloc[:0], frame, ["a"], thresholds={})
+        day_drift(empty, days)
 
 
 # --- alert levels and records --------------------------------------------------------------------

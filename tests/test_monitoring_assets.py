@@ -1,6 +1,7 @@
 """`forecast_monitoring` and `feature_drift` materialized through Dagster, and the MAPE alert
 sensor over the real slice."""
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from energy_assets.defs.partitions import Partitions
 from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
 from energy_assets.domain.monitoring.alerts import Level
 from energy_assets.domain.sources import source_from_settings
-from energy_assets.names import MAPE_ALERT_SENSOR
+from energy_assets.names import DRIFT_REPORT_JOB, MAPE_ALERT_SENSOR
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import LocalStorage
@@ -155,17 +156,32 @@ def test_real_slice_monitoring_drift_and_alerts(de35_csv: Path, tmp_path: Path) 
         assert summary["series_scored"] == 76
     assert 0.03 < np.median(list(expected_mape.values())) < 0.10
 
-    # Drift: a summary per day in metadata and parquet, the HTML report beside the parquet.
+    # Drift: a summary per day in metadata and parquet; the compressed Evidently report only
+    # for the days that drifted, and for any other day by the operator's job.
+    quiet = []
     for record in instance.fetch_materializations(DRIFT_KEY, limit=100).records:
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         day = record.asset_materialization.partition
         assert meta["columns_checked"] == 21 and 0 <= meta["drift_share"] <= 1
-        frame = pd.read_parquet(storage / "feature_drift" / f"{day}.parquet")
+        path = storage / "feature_drift" / f"{day}.parquet"
+        frame = pd.read_parquet(path)
         assert sorted(frame.loc[frame["drifted"], "column"]) == sorted(
             c for c in str(meta["drifted_columns"]).split(", ") if c
         )
-        html = (storage / "feature_drift" / f"{day}.html").read_bytes()
-        assert len(html) > 100_000 and b"r_lag24" in html and b"<html" in html
+        assert (frame["distance"] >= 0).all() and (frame["threshold"] >= 0.1).all()
+        report = storage / "feature_drift" / f"{day}.html.gz"
+        assert report.exists() == bool(meta["dataset_drift"]), day
+        assert set(frame["report"]) == ({report.as_uri()} if report.exists() else {""})
+        if not meta["dataset_drift"]:
+            quiet.append(day)
+            assert path.stat().st_size <= 20_000
+    for week in WEEKS:  # each model stored the reference drift compares with
+        assert (storage / "drift_reference" / f"{week}.parquet").exists()
+    assert quiet, "some day of the slice does not drift"
+    job = defs.resolve_job_def(DRIFT_REPORT_JOB)
+    assert job.execute_in_process(instance=instance, partition_key=quiet[0]).success
+    html = gzip.decompress((storage / "feature_drift" / f"{quiet[0]}.html.gz").read_bytes())
+    assert len(html) > 100_000 and b"r_lag24" in html and b"<html" in html
 
     # Alerts: thresholds between the best and the worst day.
     ordered = sorted(expected_mape.values())

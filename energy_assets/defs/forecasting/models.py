@@ -15,10 +15,12 @@ from energy_assets.domain.forecasting.features import LOOKBACK_DAYS
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.record import ModelRecord
 from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
+from energy_assets.domain.monitoring.drift import build_reference
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
+from energy_assets.storage.drift_store import save_reference
 from resources.mlflow_resource import MlflowResource
-from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT
+from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT, ParquetIOManager
 
 LOOKBACK_WEEKS = math.ceil(LOOKBACK_DAYS / 7)
 
@@ -55,6 +57,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         raw: pd.DataFrame,
         hyperparameters: dict[str, Any],
         mlflow_tracking: MlflowResource,
+        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
     ) -> dg.Output:
         week_start, _ = run_window(context)
         week = context.partition_key
@@ -80,6 +83,9 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
                 "hyperparameters_study": str(hyperparameters.get("study")),
             },
         )
+        # Drift compares each served day with the newest weeks this model learnt from.
+        reference = build_reference(trained.features)
+        save_reference(parquet_io_manager.storage, week, record.model_uri, reference)
         context.log.info(f"week {week}: registered {record.model_uri}")
         return dg.Output(record.to_dict(), metadata=metadata_values(_summary(record)))
 

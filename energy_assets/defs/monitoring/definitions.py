@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from energy_assets.defs.monitoring.accuracy import build_forecast_monitoring
-from energy_assets.defs.monitoring.drift import build_feature_drift
+from energy_assets.defs.monitoring.drift import build_drift_report_job, build_feature_drift
 from energy_assets.defs.partitions import Partitions
 from energy_assets.settings import Settings
 from sensors.mape_alert import build_mape_alert_sensor
@@ -17,5 +17,6 @@ def build_monitoring_definitions(settings: Settings, partitions: Partitions) -> 
             build_forecast_monitoring(settings, partitions),
             build_feature_drift(settings, partitions),
         ],
+        jobs=[build_drift_report_job(partitions)],
         sensors=[build_mape_alert_sensor(settings, partitions.weeks)],
     )

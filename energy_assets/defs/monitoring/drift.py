@@ -1,7 +1,7 @@
-"""`feature_drift`: Evidently drift of each served day's features against the training window
-of the model that served it; the full HTML report is stored beside each day's parquet."""
+"""`feature_drift`: each served day's per-column drift against the training window of the model
+that served it, computed vectorised over the run's days; the full Evidently HTML report is
+stored (compressed) for the days that drift, and for any other day by `drift_report_job`."""
 
-from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -12,14 +12,23 @@ from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.forecasting.features import features_from_storage
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
-from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.domain.forecasting.model import MODEL_URI
 from energy_assets.domain.forecasting.record import ModelRecord
-from energy_assets.domain.monitoring.accuracy import DAY
+from energy_assets.domain.monitoring.drift import (
+    DAY,
+    REFERENCE_WEEKS,
+    DriftReference,
+    build_reference,
+    day_drift,
+    evidently_report,
+    summarise,
+)
 from energy_assets.settings import Settings
-from energy_assets.storage.objects import Storage, object_key
+from energy_assets.storage.drift_store import load_reference, save_reference, save_report
 from resources.parquet_io_manager import ParquetIOManager
+
+REPORT = "report"  # the column naming the stored HTML report, empty where none is stored
 
 
 def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
@@ -30,8 +39,9 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         group_name="monitoring",
         kinds={"evidently", "parquet"},
         automation_condition=recent_eager(settings),
-        description="Evidently data drift of the day's features against the training window of "
-        "the model that served the day; the full HTML report is stored beside each parquet.",
+        description="Per-column drift (Evidently's normed Wasserstein distance) of the day's "
+        "features against the newest weeks the serving model learnt from; the full Evidently "
+        f"report is stored for drifting days, and for any day by `{names.DRIFT_REPORT_JOB}`.",
     )
     def feature_drift(
         context: dg.AssetExecutionContext,
@@ -40,94 +50,95 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         parquet_io_manager: dg.ResourceParam[ParquetIOManager],
     ) -> pd.DataFrame:
         start, end = run_window(context)
-        references = _References(parquet_io_manager)
-        rows = []
-        for day in utc_days(start, end):
-            key = day.strftime("%Y-%m-%d")
-            record = ModelRecord.from_dict(models[partitions.week_of(day)])
-            current = features[features[ORIGIN] == day]
-            if current.empty:
-                raise dg.Failure(f"feature_drift {key}: no features stored for the day")
-            day_rows, summary = _measure_day(
-                day, current, record, references, parquet_io_manager.storage
-            )
-            rows.extend(day_rows)
-            context.add_asset_metadata(metadata_values(summary), partition_key=key)
-        return pd.DataFrame(rows)
+        wanted = pd.date_range(start, end, freq="D", inclusive="left")
+        absent = wanted.difference(pd.DatetimeIndex(features[ORIGIN].unique()))
+        if len(absent):
+            raise dg.Failure(f"feature_drift {absent[0].date()}: no features stored for the day")
+        weeks = pd.Series([partitions.week_of(day) for day in wanted], index=wanted)
+        tables = []
+        for week, days in weeks.groupby(weeks).groups.items():
+            record = ModelRecord.from_dict(models[str(week)])
+            reference = reference_of(record, parquet_io_manager)
+            current = features[features[ORIGIN].isin(days)]
+            table = day_drift(reference, current).assign(**{MODEL_URI: record.model_uri})
+            table[REPORT] = ""
+            for day, rows in table.groupby(DAY):
+                key = str(day)[:10]
+                summary = summarise(rows)
+                if summary.dataset_drift:  # a report for every day someone will look into
+                    html, _ = evidently_report(
+                        reference.features, current[current[ORIGIN] == day], reference.thresholds
+                    )
+                    table.loc[rows.index, REPORT] = save_report(
+                        parquet_io_manager.storage, key, html
+                    )
+                meta = {**summary.as_dict(), MODEL_URI: record.model_uri}
+                context.add_asset_metadata(metadata_values(meta), partition_key=key)
+            tables.append(table)
+        return pd.concat(tables, ignore_index=True)
 
     return feature_drift
 
 
-@dataclass(frozen=True)
-class _Reference:
-    features: pd.DataFrame
-    thresholds: dict[str, float]
-    window: str
+def reference_of(record: ModelRecord, io_manager: ParquetIOManager) -> DriftReference:
+    """The drift reference the model stored when it trained; for a model trained before models
+    stored one, rebuilt once from the raw days of its newest training weeks."""
+    stored = load_reference(io_manager.storage, record.week, record.model_uri)
+    if stored is not None:
+        return stored
+    end = pd.Timestamp(record.train_end, tz="UTC")
+    start = max(
+        pd.Timestamp(record.train_start, tz="UTC"), end - pd.Timedelta(weeks=REFERENCE_WEEKS)
+    )
+    rebuilt = build_reference(
+        features_from_storage(io_manager, start, end, f"{record.model_uri}: its training window")
+    )
+    save_reference(io_manager.storage, record.week, record.model_uri, rebuilt)
+    return rebuilt
 
 
-class _References:
-    """The last training weeks of each serving model, as features rebuilt from raw storage, and
-    the drift thresholds calibrated on them; built once per model in a run."""
+def build_drift_report_job(partitions: Partitions) -> dg.JobDefinition:
+    """A job an operator launches from the UI for one day's full Evidently report, for a day the
+    asset stored none for (it drifted too little)."""
 
-    def __init__(self, io_manager: ParquetIOManager) -> None:
-        self.io_manager = io_manager
-        self._by_uri: dict[str, _Reference] = {}
-
-    def of(self, record: ModelRecord) -> _Reference:
-        from energy_assets.domain.monitoring.drift import (
-            DRIFT_COLUMNS,
-            REFERENCE_WEEKS,
-            calibrate_thresholds,
+    @dg.op(
+        name="drift_report",
+        description="Renders the day's Evidently drift report against the serving model's "
+        "reference and stores it beside the day's drift results.",
+    )
+    def drift_report(
+        context: dg.OpExecutionContext, parquet_io_manager: dg.ResourceParam[ParquetIOManager]
+    ) -> None:
+        day = context.partition_key
+        start = pd.Timestamp(day, tz="UTC")
+        week = partitions.week_of(start)
+        try:
+            record = ModelRecord.from_dict(
+                parquet_io_manager.read_record(dg.AssetKey(names.MODEL), week)
+            )
+        except FileNotFoundError as exc:
+            raise dg.Failure(f"{day}: no model of its week {week} is stored ({exc})") from None
+        current = features_from_storage(
+            parquet_io_manager, start, start + pd.Timedelta(days=1), f"{day}: its features"
+        )
+        reference = reference_of(record, parquet_io_manager)
+        html, _ = evidently_report(reference.features, current, reference.thresholds)
+        uri = save_report(parquet_io_manager.storage, day, html)
+        context.log.info(f"{day}: drift report stored at {uri}")
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=names.DRIFT,
+                partition=day,
+                metadata={REPORT: dg.MetadataValue.path(uri), MODEL_URI: record.model_uri},
+            )
         )
 
-        if record.model_uri not in self._by_uri:
-            end = pd.Timestamp(record.train_end, tz="UTC")
-            start = max(
-                pd.Timestamp(record.train_start, tz="UTC"),
-                end - pd.Timedelta(weeks=REFERENCE_WEEKS),
-            )
-            reference = features_from_storage(
-                self.io_manager, start, end, f"{record.model_uri}: its training window"
-            )
-            self._by_uri[record.model_uri] = _Reference(
-                reference,
-                calibrate_thresholds(reference, DRIFT_COLUMNS),
-                f"{start.date()} .. {end.date()}",
-            )
-        return self._by_uri[record.model_uri]
+    @dg.job(
+        name=names.DRIFT_REPORT_JOB,
+        partitions_def=partitions.served_days,
+        description="The full Evidently drift report of one day; pick the day as the partition.",
+    )
+    def drift_report_job() -> None:
+        drift_report()
 
-
-def _measure_day(
-    day: pd.Timestamp,
-    current: pd.DataFrame,
-    record: ModelRecord,
-    references: _References,
-    storage: Storage,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The day's per-column rows and its summary; the HTML report is written to storage."""
-    from energy_assets.domain.monitoring.drift import measure_drift
-
-    reference = references.of(record)
-    result = measure_drift(reference.features, current, thresholds=reference.thresholds)
-    report_key = object_key(names.DRIFT, day.strftime("%Y-%m-%d"), "html")
-    storage.write_bytes(report_key, result.html, "text/html")
-    report = storage.uri(report_key)
-    rows = [
-        {
-            DAY: day,
-            "column": column,
-            "distance": result.distances.get(column, float("nan")),
-            "threshold": result.thresholds[column],
-            "drifted": column in result.drifted,
-            MODEL_URI: record.model_uri,
-            "report": report,
-        }
-        for column in result.columns
-    ]
-    summary = {
-        **result.summary(),
-        MODEL_URI: record.model_uri,
-        "reference_window": reference.window,
-        "report": dg.MetadataValue.path(report),
-    }
-    return rows, summary
+    return drift_report_job

@@ -4,7 +4,7 @@ before those, then refitted on every day before the week."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class WeeklyModel:
     validation: dict[str, dict[str, float]]  # the model and both baselines on the validation days
     forecasts_finite_non_negative: bool  # of the refitted model on the validation days
     input_example: pd.DataFrame  # a few feature rows, for the model's signature
+    features: pd.DataFrame = field(repr=False)  # what the served model trained on
 
 
 def train_weekly_model(
@@ -69,12 +70,8 @@ def train_weekly_model(
     # The served model refits the point forecast on every day and keeps the checked model's
     # quantile models, calibrated on the validation days they never saw: split-conformal
     # prediction as such, and two fewer models to train.
-    model = fit(
-        features[features[ORIGIN].isin(final_days.index)],
-        params,
-        quantiles=(),
-        day_factors=final_days,
-    )
+    trained_on = features[features[ORIGIN].isin(final_days.index)]
+    model = fit(trained_on, params, quantiles=(), day_factors=final_days)
     model.quantiles = checked.quantiles
     model.band_widening = band_widening(checked, valid)
     bands = predict(model, valid)[[PREDICTION, P10, P90]].to_numpy()
@@ -85,6 +82,7 @@ def train_weekly_model(
         validation=validation,
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
         input_example=valid[model.point.feature_name()].head(5),
+        features=trained_on,
     )
 
 
