@@ -28,11 +28,11 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from chain import dagster_home, materialize, pinned_study, timed_stage
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (
@@ -42,7 +42,6 @@ DEFAULT_DATA = (
 )
 FIRST_DAY, LAST_DAY = dt.date(2021, 1, 1), dt.date(2023, 12, 31)
 YEAR_START, YEAR_END = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 STAGES = ("raw", "features", "hyperparameters", "models", "predictions", "monitoring", "drift")
 
 
@@ -54,46 +53,15 @@ def model_weeks() -> list[dt.date]:
 
 def run_stage(stage: str) -> dict[str, object]:
     """One stage, in this process; what it did, for the report."""
-    import dagster as dg
-
     from energy_assets import names
-    from energy_assets.definitions import build_definitions
-    from energy_assets.domain.forecasting.model import DEFAULT_PARAMS
-    from energy_assets.settings import load_settings
-
-    defs = build_definitions(load_settings())
-    job = defs.resolve_implicit_global_asset_job_def()
-    instance = dg.DagsterInstance.get()
-
-    def materialize(asset: str, *, days: tuple[dt.date, dt.date] | None = None,
-                    partition: str | None = None, config: dict | None = None) -> bool:  # fmt: skip
-        tags = {}
-        if days:
-            tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
-                    "dagster/asset_partition_range_end": days[1].isoformat()}  # fmt: skip
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey(asset)],
-            partition_key=partition,
-            tags=tags,
-            run_config={**QUIET, **({"ops": config} if config else {})},
-            raise_on_error=False,
-        )
-        return bool(result.success)
 
     if stage == "raw":
         return {"ok": materialize(names.RAW, days=(FIRST_DAY, LAST_DAY))}
     if stage == "features":
         return {"ok": materialize(names.FEATURES, days=(FIRST_DAY, LAST_DAY))}
     if stage == "hyperparameters":
-        # One trial whose space is the defaults: the pinned parameters, tracked as a study.
-        space = {k: {"kind": "categorical", "choices": [v]} for k, v in DEFAULT_PARAMS.items()}
-        config = {"n_trials": 1, "end_date": "2022-12-31", "study_name": "pinned-defaults",
-                  "search_space": space}  # fmt: skip
         return {
-            "ok": materialize(
-                names.HYPERPARAMETERS, config={names.HYPERPARAMETERS: {"config": config}}
-            )
+            "ok": materialize(names.HYPERPARAMETERS, config=pinned_study(dt.date(2022, 12, 31)))
         }
     if stage == "models":
         # A week whose model fails its promotion gate fails its run, yet its version is
@@ -170,7 +138,7 @@ def main() -> int:
     print("| stage | wall time | peak RSS | outcome |\n|---|---|---|---|")
     total, failed = 0.0, False
     for stage in STAGES:
-        seconds, peak_mb, outcome = timed_stage(stage, env)
+        seconds, peak_mb, outcome = timed_stage(__file__, stage, env, root)
         total += seconds
         failed = failed or not outcome.startswith("ok")
         print(f"| {stage} | {seconds:.1f} s | {peak_mb:.0f} MB | {outcome} |", flush=True)
@@ -193,45 +161,15 @@ def main() -> int:
 
 
 def workspace(root: Path, data: Path) -> dict[str, str]:
-    home = root / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return {
         "ENERGY_SOURCE": "file",
         "ENERGY_FILE": str(data.resolve()),
         "ENERGY_START_DATE": FIRST_DAY.isoformat(),
         "ENERGY_STORAGE_DIR": str(root / "storage"),
         "ENERGY_STATE_DIR": str(root / "state"),
-        "DAGSTER_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home(root)),
         "DO_NOT_TRACK": "1",
     }
-
-
-def timed_stage(stage: str, env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall time, peak RSS (MB) and outcome of one stage run as a child process."""
-    started = time.perf_counter()
-    log = Path(env["ENERGY_STATE_DIR"]).parent / f"{stage}.log"
-    with log.open("w") as errors:  # the libraries' chatter, kept out of the table
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--stage", stage],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-        assert child.stdout is not None
-        out = child.stdout.read()
-    # Reaped here rather than by Popen, to read the child's own resource usage.
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    peak = usage.ru_maxrss / 1024
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    outcome = json.loads(lines[-1]) if lines else {"ok": False, "exit": child.returncode}
-    extra = {k: v for k, v in outcome.items() if k != "ok" and v}
-    if outcome.get("ok"):
-        return seconds, peak, "ok" + (f" {extra}" if extra else "")
-    return seconds, peak, f"FAILED {extra}, see {log}"
 
 
 if __name__ == "__main__":

@@ -116,7 +116,8 @@ def reference_sample(features: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     if len(recent) > REFERENCE_ROWS:
         recent = recent.sample(REFERENCE_ROWS, random_state=seed).sort_index()
     frame = recent[[ORIGIN, *DRIFT_COLUMNS]].reset_index(drop=True)
-    frame[DRIFT_COLUMNS] = frame[DRIFT_COLUMNS].astype("float64")
+    # Single precision halves what each model stores; distances need no more digits.
+    frame[DRIFT_COLUMNS] = frame[DRIFT_COLUMNS].astype("float32")
     return frame
 
 
