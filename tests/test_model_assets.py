@@ -851,3 +851,20 @@ def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Pat
     assert wape < 0.15
     covered = ((both[VALUE] >= both[P10]) & (both[VALUE] <= both[P90])).mean()
     assert 0.6 < covered < 0.97
+
+
+def test_the_week_in_progress_has_a_model_partition(tmp_path: Path) -> None:
+    """On a Wednesday the current week's model partition exists (it trains on the days before
+    Monday), and every served day up to today maps onto an existing week."""
+    import datetime as dt
+
+    from energy_assets.defs.partitions import Partitions
+    from energy_assets.settings import load_settings
+
+    settings = load_settings(start_date="2023-01-01", storage_dir=tmp_path, state_dir=tmp_path)
+    partitions = Partitions.from_settings(settings)
+    now = dt.datetime(2023, 3, 15, 9, 0, tzinfo=dt.UTC)  # a Wednesday
+    weeks = partitions.weeks.get_partition_keys(current_time=now)
+    assert weeks[-1] == "2023-03-13"
+    today = partitions.served_days.get_partition_keys(current_time=now + dt.timedelta(days=1))[-1]
+    assert partitions.week_of(pd.Timestamp(today, tz="UTC")) in weeks

@@ -67,8 +67,8 @@ def train_weekly_model(
 
     checked = fit(train, params, day_factors=checked_days)
     validation = validation_metrics(valid, predict(checked, valid)[PREDICTION].to_numpy(), raw)
-    # The served model refits the point forecast on every day and keeps the checked model's
-    # quantile models, calibrated on the validation days they never saw: split-conformal
+    # The served model refits the point forecast with the validation days and keeps the checked
+    # model's quantile models, calibrated on the validation days they never saw: split-conformal
     # prediction as such, and two fewer models to train.
     trained_on = features[features[ORIGIN].isin(final_days.index)]
     model = fit(trained_on, params, quantiles=(), day_factors=final_days)
