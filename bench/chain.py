@@ -62,10 +62,10 @@ def pinned_study(end_date: dt.date) -> dict[str, Any]:
     return {names.HYPERPARAMETERS: {"config": config}}
 
 
-def dagster_home(root: Path, instance_yaml: str = "") -> Path:
+def dagster_home(root: Path) -> Path:
     home = root / "dagster_home"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + instance_yaml)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return home
 
 

@@ -139,6 +139,9 @@ def backfill_models(concurrent: int) -> dict[str, object]:
             run_config=None,
         )
     )
+    # The queue's limit is the instance's setting, read by the daemon when it starts.
+    home = Path(os.environ["DAGSTER_HOME"])
+    (home / "dagster.yaml").write_text(instance_yaml(concurrent))
     daemon = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("dagster-daemon")),
@@ -234,18 +237,22 @@ def missing_partitions(storage: Path) -> dict[str, int]:
     return missing
 
 
-def workspace(root: Path, concurrent: int, weeks: int, fresh: bool = True) -> dict[str, str]:
-    queued = (
+def instance_yaml(concurrent: int) -> str:
+    return (
+        "telemetry:\n  enabled: false\n"
         "run_coordinator:\n  module: dagster.core.run_coordinator\n"
         "  class: QueuedRunCoordinator\n  config:\n"
         f"    max_concurrent_runs: {concurrent}\n"
     )
+
+
+def workspace(root: Path, concurrent: int, weeks: int, fresh: bool = True) -> dict[str, str]:
     return {
         "ENERGY_SOURCE": "simulator",
         "ENERGY_START_DATE": FIRST_DAY.isoformat(),
         "ENERGY_STORAGE_DIR": str(root / "storage"),
         "ENERGY_STATE_DIR": str(root / "state"),
-        "DAGSTER_HOME": str(dagster_home(root, queued) if fresh else root / "dagster_home"),
+        "DAGSTER_HOME": str(dagster_home(root) if fresh else root / "dagster_home"),
         "BENCH_CONCURRENT": str(concurrent),
         "BENCH_WEEKS": str(weeks or ""),
         "DO_NOT_TRACK": "1",
