@@ -203,7 +203,7 @@ def storage_figures(storage: Path) -> dict[str, object]:
         for p in drift.glob("*.parquet")
         if not (drift / f"{p.stem}.html.gz").exists()
     ]
-    references = sum(p.stat().st_size for p in (storage / "drift_reference").glob("*"))
+    references = sum(p.stat().st_size for p in (storage / "drift_reference").rglob("*.*"))
     return {
         "bytes": sizes,
         "drift_quiet_days": len(quiet),

@@ -172,11 +172,15 @@ def test_real_slice_monitoring_drift_and_alerts(de35_csv: Path, tmp_path: Path) 
         report = storage / "feature_drift" / f"{day}.html.gz"
         assert report.exists() == bool(meta["dataset_drift"]), day
         assert set(frame["report"]) == ({report.as_uri()} if report.exists() else {""})
-        if not meta["dataset_drift"]:
+        if meta["dataset_drift"]:
+            assert meta["report"] == report.as_uri()
+        else:
+            assert "report" not in meta
             quiet.append(day)
             assert path.stat().st_size <= 20_000
-    for week in WEEKS:  # each model stored the reference drift compares with
-        assert (storage / "drift_reference" / f"{week}.parquet").exists()
+    for week in WEEKS:  # each model version stored the reference drift compares with
+        version = json.loads((storage / "forecast_model" / f"{week}.json").read_text())
+        assert (storage / "drift_reference" / week / f"{version['model_version']}.parquet").exists()
     assert quiet, "some day of the slice does not drift"
     job = defs.resolve_job_def(DRIFT_REPORT_JOB)
     assert job.execute_in_process(instance=instance, partition_key=quiet[0]).success

@@ -18,29 +18,29 @@ def report_key(day: str) -> str:
     return object_key(names.DRIFT, day, REPORT_SUFFIX)
 
 
-def _reference_keys(week: str) -> tuple[str, str]:
+def _reference_keys(week: str, version: str) -> tuple[str, str]:
+    """Keyed by model version as well: a retrain never pairs one version's sample with
+    another's thresholds, whatever it was interrupted by."""
     return (
-        object_key(names.DRIFT_REFERENCES, week, "parquet"),
-        object_key(names.DRIFT_REFERENCES, week, "json"),
+        object_key(names.DRIFT_REFERENCES, f"{week}/{version}", "parquet"),
+        object_key(names.DRIFT_REFERENCES, f"{week}/{version}", "json"),
     )
 
 
-def save_reference(storage: Storage, week: str, model_uri: str, reference: DriftReference) -> None:
-    """Store the week's reference; the thresholds name the model version they belong to."""
-    sample, meta = _reference_keys(week)
+def save_reference(storage: Storage, week: str, version: str, reference: DriftReference) -> None:
+    """Store the reference of the week's model version."""
+    sample, meta = _reference_keys(week, version)
     storage.write_parquet(sample, reference.features)
-    body = {"model_uri": model_uri, "thresholds": reference.thresholds}
+    body = {"thresholds": reference.thresholds}
     storage.write_bytes(meta, json.dumps(body, sort_keys=True).encode(), "application/json")
 
 
-def load_reference(storage: Storage, week: str, model_uri: str) -> DriftReference | None:
-    """The week's stored reference if it belongs to `model_uri`, else None."""
-    sample, meta = _reference_keys(week)
+def load_reference(storage: Storage, week: str, version: str) -> DriftReference | None:
+    """The stored reference of the week's model version, or None."""
+    sample, meta = _reference_keys(week, version)
     try:
-        body = json.loads(storage.read_bytes(meta))
-        if body.get("model_uri") != model_uri:
-            return None
-        return DriftReference(storage.read_parquet(sample), dict(body["thresholds"]))
+        thresholds = dict(json.loads(storage.read_bytes(meta))["thresholds"])
+        return DriftReference(storage.read_parquet(sample), thresholds)
     except ObjectNotFound:
         return None
 

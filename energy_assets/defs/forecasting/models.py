@@ -85,7 +85,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         )
         # Drift compares each served day with the newest weeks this model learnt from.
         reference = build_reference(trained.features)
-        save_reference(parquet_io_manager.storage, week, record.model_uri, reference)
+        save_reference(parquet_io_manager.storage, week, record.model_version, reference)
         context.log.info(f"week {week}: registered {record.model_uri}")
         return dg.Output(record.to_dict(), metadata=metadata_values(_summary(record)))
 

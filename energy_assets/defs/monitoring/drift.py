@@ -65,14 +65,14 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
             for day, rows in table.groupby(DAY):
                 key = str(day)[:10]
                 summary = summarise(rows)
+                meta: dict[str, Any] = {**summary.as_dict(), MODEL_URI: record.model_uri}
                 if summary.dataset_drift:  # a report for every day someone will look into
                     html, _ = evidently_report(
                         reference.features, current[current[ORIGIN] == day], reference.thresholds
                     )
-                    table.loc[rows.index, REPORT] = save_report(
-                        parquet_io_manager.storage, key, html
-                    )
-                meta = {**summary.as_dict(), MODEL_URI: record.model_uri}
+                    uri = save_report(parquet_io_manager.storage, key, html)
+                    table.loc[rows.index, REPORT] = uri
+                    meta[REPORT] = dg.MetadataValue.path(uri)
                 context.add_asset_metadata(metadata_values(meta), partition_key=key)
             tables.append(table)
         return pd.concat(tables, ignore_index=True)
@@ -83,7 +83,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
 def reference_of(record: ModelRecord, io_manager: ParquetIOManager) -> DriftReference:
     """The drift reference the model stored when it trained; for a model trained before models
     stored one, rebuilt once from the raw days of its newest training weeks."""
-    stored = load_reference(io_manager.storage, record.week, record.model_uri)
+    stored = load_reference(io_manager.storage, record.week, record.model_version)
     if stored is not None:
         return stored
     end = pd.Timestamp(record.train_end, tz="UTC")
@@ -93,7 +93,7 @@ def reference_of(record: ModelRecord, io_manager: ParquetIOManager) -> DriftRefe
     rebuilt = build_reference(
         features_from_storage(io_manager, start, end, f"{record.model_uri}: its training window")
     )
-    save_reference(io_manager.storage, record.week, record.model_uri, rebuilt)
+    save_reference(io_manager.storage, record.week, record.model_version, rebuilt)
     return rebuilt
 
 
@@ -118,9 +118,10 @@ def build_drift_report_job(partitions: Partitions) -> dg.JobDefinition:
             )
         except FileNotFoundError as exc:
             raise dg.Failure(f"{day}: no model of its week {week} is stored ({exc})") from None
-        current = features_from_storage(
-            parquet_io_manager, start, start + pd.Timedelta(days=1), f"{day}: its features"
-        )
+        try:  # the day's stored features, as the asset compared them
+            current = parquet_io_manager.read_window(dg.AssetKey(names.FEATURES), [day])
+        except FileNotFoundError as exc:
+            raise dg.Failure(f"{day}: no features are stored for the day ({exc})") from None
         reference = reference_of(record, parquet_io_manager)
         html, _ = evidently_report(reference.features, current, reference.thresholds)
         uri = save_report(parquet_io_manager.storage, day, html)
