@@ -1,6 +1,7 @@
 """The dashboard: forecast, accuracy, drift and alerts, and health pages, plus JSON endpoints.
 
-Production: `gunicorn dash_app.app:server`. Local: `make dashboard`.
+Production: `gunicorn -c python:dash_app.gunicorn_config dash_app.app:server`, signed in as
+ENERGY_DASHBOARD_AUTH says (dash_app/auth.py). Local: `make dashboard`.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, Response, jsonify, request
 
-from dash_app import pages, views
+from dash_app import auth, pages, views
 from dash_app.store import DashboardStore
 from energy_assets.settings import Settings, load_settings
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The largest body the dashboard takes: a Dash callback's JSON (its inputs and state), a few KB.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, store: DashboardStore | None = None) -> Dash:
     settings = settings or load_settings()
     store = store or DashboardStore.from_settings(settings)
     app = Dash(__name__, title="Energy forecasts", suppress_callback_exceptions=True)
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
@@ -33,6 +37,7 @@ def create_app(settings: Settings | None = None, store: DashboardStore | None = 
     )
     _add_callbacks(app, store)
     _add_routes(app.server, store)
+    auth.protect(app, settings)
     return app
 
 
@@ -74,13 +79,14 @@ def _add_callbacks(app: Dash, store: DashboardStore) -> None:
 def _add_routes(server: Flask, store: DashboardStore) -> None:
     @server.get("/api/health")
     def _health() -> tuple[Response, int]:
-        status, facts = views.health_facts(store)
-        body = {"status": status, "facts": {f.name: {"ok": f.ok, "value": f.value} for f in facts}}
-        return jsonify(body), 503 if status == "down" else 200
+        """Public: the status and each fact's ok, nothing about the storage or its errors."""
+        body, code = views.public_health(store)
+        return jsonify(body), code
 
     @server.get("/api/predictions")
     def _predictions() -> tuple[Response, int]:
         try:
+            views.check_query(request.args.items(multi=True))
             payload = views.predictions_payload(store, dict(request.args))
         except views.BadRequest as exc:
             return jsonify({"error": str(exc)}), 400

@@ -4,12 +4,13 @@ up without a restart and a busy page does not re-read storage on every callback.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
+from cachetools import TTLCache
 
 from energy_assets import names
 from energy_assets.settings import Settings
@@ -18,29 +19,62 @@ from energy_assets.storage.drift_store import report_html
 from energy_assets.storage.objects import ObjectNotFound, Storage, object_key, storage_from_settings
 
 T = TypeVar("T")
+_MISSING = object()
+
+# The cache holds at most this many bytes of values per process (each gunicorn worker has its
+# own). A stored day of actuals or forecasts is 0.15-0.25 MB in memory, so this keeps a few
+# hundred partition-days: the week of actuals behind every forecast view, the monitoring and
+# drift frames of a year or more, and the summaries built from them. Past it the least recently
+# used entries go first (and are read again when asked for); keys per day or per listing can
+# therefore no longer grow without bound over years of history or requests for arbitrary days.
+CACHE_BYTES = 64 * 2**20
+# Listings, summaries, versions: small values, counted at a nominal size so their number is
+# bounded too.
+SMALL_VALUE_BYTES = 1024
+
+
+def _cost(value: Any) -> int:
+    """Approximate bytes of a cached value, for the cache's budget."""
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True).sum()) + SMALL_VALUE_BYTES
+    if isinstance(value, list | tuple):
+        return SMALL_VALUE_BYTES + 64 * len(value)
+    return SMALL_VALUE_BYTES
 
 
 class DashboardStore:
-    def __init__(self, storage: Storage, settings: Settings, ttl_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        ttl_seconds: float = 15.0,
+        max_bytes: int = CACHE_BYTES,
+    ) -> None:
+        """`ttl_seconds` <= 0 turns the cache off (every call reads storage)."""
         self.storage = storage
         self.settings = settings
         self.ttl = ttl_seconds
-        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self._cache: TTLCache[tuple[Any, ...], Any] = TTLCache(
+            maxsize=max_bytes, ttl=max(ttl_seconds, 0.001), getsizeof=_cost
+        )
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe by themselves
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DashboardStore:
         return cls(storage_from_settings(settings), settings)
 
     def cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
-        now = time.monotonic()
+        """The value under `key`, loaded (outside the lock: a slow read blocks no other key)
+        when missing or older than the TTL. A value larger than the whole budget is not kept."""
+        if self.ttl <= 0:
+            return load()
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]  # type: ignore[no-any-return]
+            hit = self._cache.get(key, _MISSING)
+        if hit is not _MISSING:
+            return cast(T, hit)
         value = load()
-        with self._lock:
-            self._cache[key] = (now, value)
+        with self._lock, contextlib.suppress(ValueError):  # ValueError: too large to keep
+            self._cache[key] = value
         return value
 
     def clear(self) -> None:

@@ -4,7 +4,8 @@ callbacks and the JSON endpoints share them and tests call them directly."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,12 @@ from energy_assets.domain.series import SeriesSet
 
 HISTORY_DAYS = 7
 PING_SECONDS = 5.0  # the health endpoint answers within seconds even when GCS does not
+# /api/predictions takes a few short parameters (the key columns and the date); anything much
+# longer is not a request of this API.
+MAX_QUERY_PARAMS = 8
+MAX_QUERY_VALUE_CHARS = 64
+
+logger = logging.getLogger(__name__)
 
 
 class BadRequest(ValueError):
@@ -169,8 +176,22 @@ def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFr
     return series.assign(**{SERIES: series_labels(series)})
 
 
+def check_query(pairs: Iterable[tuple[str, Any]]) -> None:
+    """Refuse a query with more or longer parameters than /api/predictions ever takes (each
+    (name, value) pair, repeated names included)."""
+    pairs = list(pairs)
+    if len(pairs) > MAX_QUERY_PARAMS:
+        raise BadRequest(f"at most {MAX_QUERY_PARAMS} query parameters are accepted")
+    for name, value in pairs:
+        if len(str(name)) > MAX_QUERY_VALUE_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS:
+            raise BadRequest(
+                f"query parameter names and values are at most {MAX_QUERY_VALUE_CHARS} characters"
+            )
+
+
 def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str, Any] | None:
     """`/api/predictions` body, None when nothing is stored for the day and series."""
+    check_query(args.items())
     series = stored_series(store)
     if series is None:
         return None
@@ -205,7 +226,8 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
 class Fact:
     name: str
     ok: bool
-    value: str
+    value: str  # shown on the health page, to signed-in users
+    public: str | None = None  # what the public /api/health may tell: nothing internal
 
 
 def champion_version(store: DashboardStore) -> str | None:
@@ -215,7 +237,8 @@ def champion_version(store: DashboardStore) -> str | None:
         settings = store.settings
         try:
             return tracking.champion_uri(settings.registered_model, settings.tracking_uri)
-        except Exception:  # an unreachable tracking server is a red fact, not a crash
+        except Exception as exc:  # an unreachable tracking server is a red fact, not a crash
+            logger.warning("the MLflow registry could not be read: %s", exc)
             return None
 
     return store.cached(("champion",), load)
@@ -224,13 +247,17 @@ def champion_version(store: DashboardStore) -> str | None:
 def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple[str, list[Fact]]:
     """Overall status ("ok", "degraded" or "down") and the facts of the health panel.
 
-    Down: storage unreachable or no forecast stored. Degraded: stale data, no champion."""
+    Down: storage unreachable or no forecast stored. Degraded: stale data, no champion.
+    No fact carries exception text: the server log has it."""
     now = now or dt.datetime.now(dt.UTC)
     try:
         store.storage.ping(timeout_seconds=PING_SECONDS)
         reachable, reach_text = True, store.storage.base_uri
     except Exception as exc:
-        reachable, reach_text = False, f"{store.storage.base_uri}: {exc}"
+        # One line per failed check, not a traceback: load balancers ask every few seconds.
+        logger.warning("storage %s unreachable: %s", store.storage.base_uri, exc)
+        reachable = False
+        reach_text = f"{store.storage.base_uri} cannot be reached (the server log has why)"
     facts = [Fact("storage reachable", reachable, reach_text)]
     if not reachable:
         return "down", facts
@@ -240,21 +267,41 @@ def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple
     fresh = newest_raw is not None and dt.date.fromisoformat(newest_raw) >= expected - dt.timedelta(
         days=1
     )
-    facts.append(
-        Fact("data freshness", fresh, f"newest day {newest_raw or 'none'}, expected {expected}")
-    )
+    freshness = f"newest day {newest_raw or 'none'}, expected {expected}"
+    facts.append(Fact("data freshness", fresh, freshness, freshness))
     predicted = store.partitions(names.PREDICTIONS)
-    facts.append(Fact("newest prediction", bool(predicted), predicted[-1] if predicted else "none"))
+    newest = predicted[-1] if predicted else "none"
+    facts.append(Fact("newest prediction", bool(predicted), newest, newest))
     champion = champion_version(store)
-    facts.append(Fact("champion version", champion is not None, champion or "none registered"))
+    facts.append(
+        Fact(
+            "champion version",
+            champion is not None,
+            champion or "none registered",
+            champion.rsplit("/", 1)[-1] if champion else "none registered",
+        )
+    )
     alerts = store.alerts()
     if alerts.empty:
-        facts.append(Fact("last alert", True, "none"))
+        facts.append(Fact("last alert", True, "none", "none"))
     else:
         last = alerts.iloc[-1]
         calm = last["level"] not in ("ALERT", "FAILURE")
-        facts.append(Fact("last alert", calm, f"{last['level']} {last['day']}: {last['message']}"))
+        when = f"{last['level']} {last['day']}"
+        facts.append(Fact("last alert", calm, f"{when}: {last['message']}", when))
     status = "ok" if all(f.ok for f in facts) else "degraded"
     if not predicted:
         status = "down"
     return status, facts
+
+
+def public_health(store: DashboardStore) -> tuple[dict[str, Any], int]:
+    """The public /api/health body and status code: the status, each fact's ok and its public
+    value (days, a version number, an alert's level), never storage addresses or error text."""
+    try:
+        status, facts = health_facts(store)
+    except Exception:
+        logger.exception("the health facts could not be worked out")
+        return {"status": "down", "facts": {}}, 503
+    body = {"status": status, "facts": {f.name: {"ok": f.ok, "value": f.public} for f in facts}}
+    return body, 503 if status == "down" else 200

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ENERGY_"
@@ -26,6 +34,40 @@ class SourceKind(StrEnum):
     ENERGIDATASERVICE = "energidataservice"
     FILE = "file"
     SIMULATOR = "simulator"
+
+
+class DashboardAuth(StrEnum):
+    """Who may see the dashboard (dash_app/auth.py); /api/health is public in every mode."""
+
+    NONE = "none"  # open, as `make dashboard` serves it on 127.0.0.1
+    BASIC = "basic"  # HTTP basic auth against ENERGY_DASHBOARD_USERS
+    OIDC = "oidc"  # OpenID Connect sign-in at the provider of ENERGY_DASHBOARD_OIDC_METADATA_URL
+
+
+# What werkzeug.security.generate_password_hash makes: "<method>$<salt>$<hex digest>".
+_PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2):[^$]+\$[^$]+\$[0-9a-f]+$")
+
+
+def _user_hashes(raw: str) -> dict[str, str]:
+    """ENERGY_DASHBOARD_USERS parsed; the errors name the variable and users, never a value."""
+    name = f"{ENV_PREFIX}DASHBOARD_USERS"
+    try:
+        users = json.loads(raw)
+    except json.JSONDecodeError:
+        users = None
+    if not isinstance(users, dict) or not all(
+        isinstance(u, str) and isinstance(h, str) for u, h in users.items()
+    ):
+        raise ValueError(f"{name} must be a JSON object of user name -> password hash")
+    if not users:
+        raise ValueError(f"{name} names no user")
+    for user, hashed in users.items():
+        if not _PASSWORD_HASH.match(hashed):
+            raise ValueError(
+                f"{name}: the password of user {user!r} is not a password hash; plaintext "
+                "passwords are refused: store werkzeug.security.generate_password_hash(password)"
+            )
+    return users
 
 
 class SettingsError(ValueError):
@@ -102,6 +144,26 @@ class Settings(BaseSettings):
     # How many days before the newest published one the schedule still fetches again while
     # they have not passed their data contract (late or partial days); older ones are given up.
     refetch_days: int = Field(default=7, ge=0, le=120)
+
+    # --- Dashboard access (dash_app/auth.py) -------------------------------------------------
+    # Secrets are SecretStr: repr() and str() of the settings show "**********" for them.
+    dashboard_auth: DashboardAuth = DashboardAuth.NONE
+    # A JSON object of user name -> werkzeug.security.generate_password_hash(password).
+    dashboard_users: SecretStr | None = None
+    # Signs the Flask session cookie: required for oidc, optional for basic (which sends the
+    # password with every request). At least 32 characters; the same in every worker.
+    dashboard_secret_key: SecretStr | None = None
+    # The provider's discovery document (.../.well-known/openid-configuration).
+    dashboard_oidc_metadata_url: str | None = None
+    dashboard_oidc_client_id: str | None = None
+    dashboard_oidc_client_secret: SecretStr | None = None
+    # Who may sign in (comma-separated): e-mail addresses, e-mail domains; "*" as the domain lets
+    # in everyone the provider signs in. One of the two is required for oidc.
+    dashboard_oidc_allowed_emails: Annotated[tuple[str, ...], NoDecode] = ()
+    dashboard_oidc_allowed_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    # An https redirect URI and a Secure session cookie (TLS ends before gunicorn on Cloud Run);
+    # false only to try the sign-in over plain HTTP on 127.0.0.1.
+    dashboard_oidc_https: bool = True
 
     @field_validator("api_base_url")
     @classmethod
@@ -199,6 +261,81 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}MAPE_ALERT ({self.mape_alert})"
             )
         return self
+
+    # --- Dashboard access validators ---------------------------------------------------------
+    @field_validator(
+        "dashboard_users",
+        "dashboard_secret_key",
+        "dashboard_oidc_metadata_url",
+        "dashboard_oidc_client_id",
+        "dashboard_oidc_client_secret",
+        mode="before",
+    )
+    @classmethod
+    def _dashboard_blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "dashboard_oidc_allowed_emails", "dashboard_oidc_allowed_domains", mode="before"
+    )
+    @classmethod
+    def _dashboard_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(v).strip().lower() for v in value if str(v).strip())
+        return value
+
+    @field_validator("dashboard_oidc_metadata_url")
+    @classmethod
+    def _dashboard_metadata_url(cls, value: str | None) -> str | None:
+        # The document names the provider's keys: plain HTTP only to a provider on this machine.
+        local = ("http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/")
+        if value and not value.startswith(("https://", *local)):
+            raise ValueError("must start with https:// (http:// only to 127.0.0.1 or localhost)")
+        return value
+
+    @model_validator(mode="after")
+    def _dashboard_access(self) -> Settings:
+        """Each way in has what it needs. The errors name variables, never a secret's value."""
+        if self.dashboard_users is not None:
+            _user_hashes(self.dashboard_users.get_secret_value())
+        key = self.dashboard_secret_key
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError(
+                f"{ENV_PREFIX}DASHBOARD_SECRET_KEY must be at least 32 characters, e.g. from "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        mode = self.dashboard_auth
+        if mode is DashboardAuth.BASIC and self.dashboard_users is None:
+            raise ValueError(
+                f"{ENV_PREFIX}DASHBOARD_USERS must be set when {ENV_PREFIX}DASHBOARD_AUTH=basic"
+            )
+        if mode is DashboardAuth.OIDC:
+            needed = {
+                "DASHBOARD_OIDC_METADATA_URL": self.dashboard_oidc_metadata_url,
+                "DASHBOARD_OIDC_CLIENT_ID": self.dashboard_oidc_client_id,
+                "DASHBOARD_OIDC_CLIENT_SECRET": self.dashboard_oidc_client_secret,
+                "DASHBOARD_SECRET_KEY": self.dashboard_secret_key,
+            }
+            missing = [f"{ENV_PREFIX}{name}" for name, value in needed.items() if value is None]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)} must be set when {ENV_PREFIX}DASHBOARD_AUTH=oidc"
+                )
+            if not (self.dashboard_oidc_allowed_emails or self.dashboard_oidc_allowed_domains):
+                raise ValueError(
+                    f"{ENV_PREFIX}DASHBOARD_OIDC_ALLOWED_EMAILS or "
+                    f"{ENV_PREFIX}DASHBOARD_OIDC_ALLOWED_DOMAINS must say who may sign in when "
+                    f'{ENV_PREFIX}DASHBOARD_AUTH=oidc ("*" as the domain: anyone the provider '
+                    "signs in)"
+                )
+        return self
+
+    def dashboard_user_hashes(self) -> dict[str, str]:
+        """ENERGY_DASHBOARD_USERS: user name -> werkzeug password hash (empty when unset)."""
+        users = self.dashboard_users
+        return _user_hashes(users.get_secret_value()) if users is not None else {}
 
     @property
     def tracking_uri(self) -> str:

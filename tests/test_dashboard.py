@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,28 @@ def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) ->
 
 
 def test_new_partitions_show_up_once_the_cache_expires(store: DashboardStore) -> None:
-    store.ttl = 0.0
+    store = DashboardStore(store.storage, store.settings, ttl_seconds=0.05)
     before = len(store.partitions("predictions"))
     frame = store.frame("predictions", DAYS[-1])
     assert frame is not None
     store.storage.write_parquet("predictions/2023-02-05.parquet", frame)
+    assert len(store.partitions("predictions")) == before  # cached
+    time.sleep(0.1)
     assert len(store.partitions("predictions")) == before + 1
+
+
+def test_the_cache_stays_within_its_byte_budget(store: DashboardStore) -> None:
+    """Keys per day cannot grow it without bound: past the budget the oldest entries go."""
+    day = store.frame("raw_consumption", HISTORY[0])
+    assert day is not None
+    one_day = int(day.memory_usage(deep=True).sum())
+    small = DashboardStore(store.storage, store.settings, max_bytes=3 * one_day)
+    for key in HISTORY:
+        assert small.frame("raw_consumption", key) is not None
+    assert small._cache.currsize <= 3 * one_day and len(small._cache) < len(HISTORY)
+    assert small.frame("raw_consumption", HISTORY[0]) is not None  # evicted: read again
+    huge = small.cached(("huge",), lambda: pd.concat([day] * 10))  # over budget: not kept
+    assert len(huge) == 10 * len(day) and ("huge",) not in small._cache
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -235,8 +252,10 @@ def test_health_is_200_with_its_facts_and_503_without_forecasts(
         not facts["data freshness"]["ok"]
         and "newest day 2023-02-04" in facts["data freshness"]["value"]
     )
-    assert facts["last alert"]["value"].startswith("ALERT 2023-02-04")
+    assert facts["last alert"]["value"] == "ALERT 2023-02-04"  # no message text in public
     assert facts["champion version"]["value"] == "none registered"
+    assert facts["storage reachable"]["value"] is None  # no storage address
+    assert str(settings.storage_dir) not in response.get_data(as_text=True)
 
     empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
     down = create_app(empty).server.test_client().get("/api/health")
@@ -267,13 +286,19 @@ def test_the_dashboard_reads_gcs_when_a_bucket_is_set(
     client = create_app(settings).server.test_client()
     response = client.get(f"/api/predictions?area=DK2&consumer_type=441&date={DAYS[1]}")
     assert response.status_code == 200 and len(response.get_json()["rows"]) == 24
-    health = client.get("/api/health").get_json()
-    assert health["facts"]["storage reachable"]["value"] == f"gs://test-bucket/{prefix}"
+    health = client.get("/api/health")
+    assert health.get_json()["facts"]["storage reachable"] == {"ok": True, "value": None}
+    assert "test-bucket" not in health.get_data(as_text=True)
 
 
 def test_health_is_503_when_the_bucket_cannot_be_reached(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, refusing_port: int
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    refusing_port: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The public answer says only that storage is down; the page names the bucket with a fixed
+    message, and the error itself goes to the server log."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{refusing_port}")
     monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
     settings = load_settings(state_dir=tmp_path / "state")
@@ -281,4 +306,24 @@ def test_health_is_503_when_the_bucket_cannot_be_reached(
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "down" and not body["facts"]["storage reachable"]["ok"]
-    assert "Connection refused" in body["facts"]["storage reachable"]["value"]
+    text = response.get_data(as_text=True)
+    assert "refused" not in text.lower() and "test-bucket" not in text and "127.0.0.1" not in text
+
+    page = str(render_page(DashboardStore.from_settings(settings), "/health"))
+    assert "gs://test-bucket/energy cannot be reached" in page and "refused" not in page.lower()
+    assert "refused" in caplog.text.lower()
+
+
+def test_predictions_endpoint_refuses_long_queries(client: Any) -> None:
+    base = f"area=DK1&consumer_type=111&date={DAYS[0]}"
+    too_long = client.get(f"/api/predictions?{base}&area={'x' * 65}")
+    assert too_long.status_code == 400 and "at most 64 characters" in too_long.get_json()["error"]
+    many = "&".join(f"p{i}=1" for i in range(9))
+    too_many = client.get(f"/api/predictions?{base}&{many}")
+    assert too_many.status_code == 400 and "at most 8 query" in too_many.get_json()["error"]
+
+
+def test_request_bodies_are_limited(client: Any) -> None:
+    big = b"{" + b" " * 70_000 + b"}"
+    answer = client.post("/_dash-update-component", data=big, content_type="application/json")
+    assert answer.status_code == 413
