@@ -7,11 +7,14 @@ Invalid values fail here, at load time, with the variable named.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -74,6 +77,139 @@ class SettingsError(ValueError):
     """A setting has an invalid value; the message names the environment variable."""
 
 
+# Secret settings -> the environment variables that carry them, the canonical name first.
+# Dagster resources take them as `EnvVar(name)` (see `secret_env_var`), which the UI and GraphQL
+# show by name only.
+SECRET_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "alert_webhook_url": (f"{ENV_PREFIX}ALERT_WEBHOOK_URL",),
+    "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", f"{ENV_PREFIX}MLFLOW_TRACKING_URI"),
+    "optuna_storage": (f"{ENV_PREFIX}OPTUNA_STORAGE",),
+}
+# Errors echo a field's input only when its name says nothing secret (dashboard_users,
+# dashboard_secret_key, alert_webhook_url, ... are never echoed); URL-like fields show their
+# input without credentials.
+_SECRET_NAME = re.compile(r"secret|password|passw|token|key|users|webhook|credential|auth", re.I)
+_URL_NAME = re.compile(r"url|uri|storage|dsn", re.I)
+_SECRET_QUERY = re.compile(
+    r"([?&;][^=&#;]*(?:pass|secret|token|key|sig|auth|cred|session)[^=&#;]*=)[^&#;]*", re.I
+)
+
+
+def redact_url(url: str, *, keep_path: bool = True) -> str:
+    """`url` as it may be shown: any userinfo (user, password, or a token in the user part) and
+    the values of query parameters named like secrets replaced by ***; with `keep_path=False`
+    only scheme and host remain (a webhook URL carries its secret in the path)."""
+    if not keep_path:
+        try:
+            parts = urlsplit(url)
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            return "<unparsable URL>"
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        return f"{parts.scheme}://{host}{port}/…" if parts.scheme else "<not a URL>"
+    shown = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", url)
+    return _SECRET_QUERY.sub(r"\1***", shown)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _https_url(url: str) -> str:
+    """`url` if it is https://, or http:// to a loopback host; else an error that shows at
+    most the scheme and host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("must start with https:// (http:// only for a loopback host)")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValueError(
+            "must use https://; plain http:// is allowed only to a loopback host "
+            f"(127.0.0.0/8, ::1, localhost), not {host}"
+        )
+    return url
+
+
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun"), 1)} | {
+    m: i for i, m in enumerate(("jul", "aug", "sep", "oct", "nov", "dec"), 7)
+}
+_DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _DAYS),
+)
+
+
+def _cron_value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
+    value = names.get(text, int(text) if text.isdigit() else None)
+    return value if value is not None and low <= value <= high else None
+
+
+def _cron_item(item: str, field: str, low: int, high: int, names: dict[str, int]) -> bool:
+    """One comma-separated item: *, a value, a range a-b, each optionally /step; `?` and `L`
+    in the day fields, `d#n` (the n-th weekday d of the month) and `Ld` (the last one)."""
+    if field in ("day-of-month", "day-of-week") and item == "?":
+        return True
+    if field == "day-of-month" and item == "l":
+        return True
+    if field == "day-of-week":
+        nth = re.fullmatch(r"(\w+)#([1-5])", item) or re.fullmatch(r"l(\w+)", item)
+        if nth:
+            return _cron_value(nth.group(1), low, high, names) is not None
+    base, slash, step = item.partition("/")
+    if slash and not (step.isdigit() and int(step) >= 1):
+        return False
+    if base == "*":
+        return True
+    first, dash, last = base.partition("-")
+    start = _cron_value(first, low, high, names)
+    if start is None:
+        return False
+    if not dash:
+        return True
+    end = _cron_value(last, low, high, names)
+    return end is not None and start <= end
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why `expression` is no cron schedule Dagster accepts, or None when it is one. Settings
+    import nothing heavy, so this mirrors `dagster._utils.schedules.is_valid_cron_string`
+    (tests compare the two), a little stricter: no reversed ranges, no `W`."""
+    text = expression.strip().lower()
+    if text in _CRON_MACROS:
+        return None
+    fields = text.split()
+    if len(fields) != 5:
+        return (
+            "must be a cron expression of 5 fields (minute hour day-of-month month day-of-week) "
+            f"or one of {', '.join(_CRON_MACROS)}"
+        )
+    for value, (field, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        if not all(_cron_item(item, field, low, high, names) for item in value.split(",")):
+            return (
+                f"{field} field {value!r} is not valid cron (values {low}-{high}, *, ranges a-b, "
+                "steps /n, lists a,b)"
+            )
+    if fields[3] in ("2", "feb") and fields[2] in ("30", "31"):
+        return "names a day of February that never comes (30 or 31)"
+    return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -116,7 +252,9 @@ class Settings(BaseSettings):
 
     # Models: MLflow tracking and registry, Optuna studies. Local state lives in state_dir.
     state_dir: Path = Path(".state")
-    mlflow_tracking_uri: str | None = Field(
+    # Secrets (SecretStr: repr and errors never show them): a tracking URI or storage URL may
+    # carry a password, a webhook URL carries its token in the path.
+    mlflow_tracking_uri: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ENERGY_MLFLOW_TRACKING_URI"),
     )
@@ -125,14 +263,14 @@ class Settings(BaseSettings):
     # Two years: the model learns the yearly pattern from them (it reads the year before, too).
     training_weeks: int = Field(default=104, ge=2, le=520)
     validation_days: int = Field(default=7, ge=1, le=60)
-    optuna_storage: str | None = None
+    optuna_storage: SecretStr | None = None
 
     # Monitoring and alerts. Day-ahead pooled MAPE of the model on the real Jan 2023 slice ran
     # 4.4-11.9% a day (median 6.0%): WARN flags the worst fifth of such days, ALERT lies above
     # every one of them.
-    mape_warn: float = Field(default=0.08, gt=0)
-    mape_alert: float = Field(default=0.12, gt=0)
-    alert_webhook_url: str | None = None
+    mape_warn: float = 0.08
+    mape_alert: float = 0.12
+    alert_webhook_url: SecretStr | None = None
     alert_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     alert_webhook_retries: int = Field(default=4, ge=0, le=20)
     alert_webhook_backoff_seconds: float = Field(default=1.0, ge=0)
@@ -168,9 +306,8 @@ class Settings(BaseSettings):
     @field_validator("api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        # Plain http only to a loopback host (tests replay the API on 127.0.0.1).
+        return _https_url(value).rstrip("/")
 
     @field_validator("api_columns", "series_filter", mode="before")
     @classmethod
@@ -232,12 +369,45 @@ class Settings(BaseSettings):
 
     @field_validator("alert_webhook_url")
     @classmethod
-    def _webhook_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The webhook's token travels in the URL: never in clear text past the loopback host.
+        if value is not None:
+            _https_url(value.get_secret_value())
         return value
 
-    @field_validator("gcs_bucket", "gcs_project", "alert_webhook_url", mode="before")
+    @field_validator("optuna_storage")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"[A-Za-z][\w+.-]*://", value.get_secret_value()):
+            raise ValueError(
+                "must be a database URL, e.g. sqlite:///path/optuna.db or "
+                "postgresql://user:password@host/db"
+            )
+        return value
+
+    @field_validator("mape_warn", "mape_alert")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("must be a fraction in (0, 1], e.g. 0.08 for 8%")
+        return value
+
+    @field_validator("ingest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
+    @field_validator(
+        "gcs_bucket",
+        "gcs_project",
+        "alert_webhook_url",
+        "mlflow_tracking_uri",
+        "optuna_storage",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -340,7 +510,9 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         """MLflow tracking URI: MLFLOW_TRACKING_URI, else a SQLite store in state_dir."""
-        return self.mlflow_tracking_uri or f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
+        if self.mlflow_tracking_uri is not None:
+            return self.mlflow_tracking_uri.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
 
     @property
     def artifact_root(self) -> str:
@@ -348,7 +520,10 @@ class Settings(BaseSettings):
 
     @property
     def study_storage(self) -> str:
-        return self.optuna_storage or f"sqlite:///{(self.state_dir / 'optuna.db').resolve()}"
+        """Optuna storage URL (may carry a password: show it only through `redact_url`)."""
+        if self.optuna_storage is not None:
+            return self.optuna_storage.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'optuna.db').resolve()}"
 
     @property
     def storage_uri(self) -> str:
@@ -366,14 +541,61 @@ def _describe(error: ValidationError) -> str:
             (loc[0] if loc[0].isupper() else f"{ENV_PREFIX}{loc[0].upper()}") if loc else "settings"
         )
         got = item.get("input")
-        shown = "" if loc == [] or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{name}: {item['msg']}{shown}")
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}{_shown(name, got) if loc else ''}")
     return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _shown(name: str, got: Any) -> str:
+    """The input as an error may echo it: never for a field named like a secret (so a secret
+    field added later is covered without a list to keep) or typed SecretStr, a URL-like
+    field's without credentials, nothing for a whole mapping."""
+    field = name.lower().removeprefix(ENV_PREFIX.lower())
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+    secret_type = "SecretStr" in repr(annotation)
+    if secret_type or _SECRET_NAME.search(name) or isinstance(got, dict | SecretStr):
+        return ""
+    if _URL_NAME.search(name):
+        return f" (got {redact_url(got)!r})" if isinstance(got, str) else ""
+    return f" (got {got!r})"
+
+
+def secret_env_var(settings: Settings, field: str) -> str | None:
+    """The environment variable of this process that holds the secret setting `field`
+    (a key of SECRET_ENV_VARS), or None when the value was not read from the environment or
+    `.env` (a keyword override, or unset). Resources pass such a value as `EnvVar(name)`."""
+    secret = getattr(settings, field)
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    return next((n for n in SECRET_ENV_VARS[field] if os.environ.get(n) == value), None)
+
+
+def _export_dotenv_secrets(settings: Settings, overrides: dict[str, Any]) -> None:
+    """Put secrets read from `.env` into os.environ under their own names.
+
+    Resources take secrets as `EnvVar(name)`, resolved from os.environ of the process that
+    builds the resource. pydantic-settings reads `.env` without touching os.environ, and
+    Dagster loads the working directory's `.env` only in some processes: `dagster dev`,
+    `dagster-daemon run` and CLI commands that open an instance (through DAGSTER_HOME or an
+    instance ref), but not `dagster code-server start` / `dagster api grpc` started without one,
+    nor a process started in another directory. Every process that builds this code location's
+    resources loads these settings first, so exporting here makes the EnvVar resolve wherever
+    the settings saw the value; failing instead would break local runs that work today. A value
+    already in the environment wins over `.env`, so nothing set there is replaced."""
+    for field, names in SECRET_ENV_VARS.items():
+        secret = getattr(settings, field)
+        given = field in overrides or any(name in overrides for name in names)
+        if secret is None or given or any(name in os.environ for name in names):
+            continue
+        os.environ[names[0]] = secret.get_secret_value()
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment and `.env`; keyword overrides win (for tests)."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    _export_dotenv_secrets(settings, overrides)
+    return settings

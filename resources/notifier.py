@@ -4,14 +4,14 @@ Slack-compatible webhook when one is configured."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
+from pydantic import Field
 
 from energy_assets.domain.http import retrying_session
 from energy_assets.domain.monitoring.alerts import Alert
-from energy_assets.settings import Settings
+from energy_assets.settings import Settings, redact_url, secret_env_var
 from energy_assets.storage.alert_log import AlertLog
 
 RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
@@ -23,8 +23,7 @@ class NotificationError(RuntimeError):
 
 def _redacted(url: str) -> str:
     """Webhook URLs carry their secret in the path; errors show only scheme and host."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…"
+    return redact_url(url, keep_path=False)
 
 
 @dataclass
@@ -37,17 +36,27 @@ class Delivery:
 
 
 class Notifier(dg.ConfigurableResource):
-    """Sends alerts to the webhook (when set) and records them in the alerts log."""
+    """Sends alerts to the webhook (when set) and records them in the alerts log.
 
-    webhook_url: str | None = None
+    The webhook URL is a secret (its path is the token): `from_settings` passes it as
+    `EnvVar("ENERGY_ALERT_WEBHOOK_URL")`, so the Dagster UI and GraphQL show only that name.
+    The field is marked secret as well: a value given directly shows masked in the resource
+    view (though not in the launchpad's default config, hence the EnvVar)."""
+
+    webhook_url: str | None = Field(default=None, json_schema_extra={"dagster__is_secret": True})
     timeout_seconds: float = 10.0
     max_retries: int = 4
     backoff_seconds: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
+        # From the environment (or .env, which load_settings exports) it goes by name;
+        # a keyword override (tests) goes as the value itself.
+        env_var = secret_env_var(settings, "alert_webhook_url")
+        secret = settings.alert_webhook_url
+        value = secret.get_secret_value() if secret is not None else None
         return cls(
-            webhook_url=settings.alert_webhook_url,
+            webhook_url=dg.EnvVar(env_var) if env_var else value,
             timeout_seconds=settings.alert_webhook_timeout_seconds,
             max_retries=settings.alert_webhook_retries,
             backoff_seconds=settings.alert_webhook_backoff_seconds,

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import re
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from energy_assets.settings import SettingsError, SourceKind, load_settings
@@ -38,9 +42,9 @@ def test_api_columns_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("ENERGY_SOURCE", "ftp", "ENERGY_SOURCE"),
         ("ENERGY_START_DATE", "2023-02-30", "ENERGY_START_DATE"),
-        ("ENERGY_API_BASE_URL", "api.example", "ENERGY_API_BASE_URL: Value error, must start"),
+        ("ENERGY_API_BASE_URL", "api.example", "ENERGY_API_BASE_URL: must start with https://"),
         ("ENERGY_API_PAGE_SIZE", "0", "ENERGY_API_PAGE_SIZE"),
-        ("ENERGY_API_COLUMNS", "{not json", "ENERGY_API_COLUMNS: Value error, must be a JSON"),
+        ("ENERGY_API_COLUMNS", "{not json", "ENERGY_API_COLUMNS: must be a JSON"),
         ("ENERGY_API_COLUMNS", '{"HourUTC": "datetime_utc"}', "must map source fields onto"),
         ("ENERGY_SIMULATOR_ANOMALY_RATE", "0.9", "ENERGY_SIMULATOR_ANOMALY_RATE"),
     ],
@@ -73,3 +77,303 @@ def test_code_location_fails_at_load_on_a_bad_setting(monkeypatch: pytest.Monkey
     )
     assert proc.returncode != 0
     assert "ENERGY_SOURCE" in proc.stderr and "'nonsense'" in proc.stderr
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ENERGY_MAPE_WARN", "ENERGY_MAPE_ALERT"])
+@pytest.mark.parametrize("value", ["8", "0", "-0.1", "12.5"])
+def test_mape_thresholds_are_fractions(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert f"{name}: must be a fraction in (0, 1], e.g. 0.08 for 8% (got {value!r})" in str(
+        info.value
+    )
+
+
+def test_mape_thresholds_of_one_are_allowed() -> None:
+    assert load_settings(mape_warn=0.5, mape_alert=1.0).mape_alert == 1.0
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["0 6 * * *", "*/15 * * * *", "0 6 * * mon-fri", "0 6 1,15 jan *", "30 5 * * 7", "@daily"],
+)
+def test_valid_cron_expressions_pass(cron: str) -> None:
+    assert load_settings(ingest_cron=cron).ingest_cron == cron
+
+
+@pytest.mark.parametrize(
+    "cron", ["0 6 * *", "0 6 * * * *", "0 60 * * *", "0 6 30 2 *", "*/0 * * * *", "daily", ""]
+)
+def test_invalid_cron_expressions_fail_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, cron: str
+) -> None:
+    monkeypatch.setenv("ENERGY_INGEST_CRON", cron)
+    with pytest.raises(SettingsError, match="ENERGY_INGEST_CRON: "):
+        load_settings()
+
+
+def test_cron_rule_agrees_with_dagster() -> None:
+    """Settings import no Dagster, so they carry their own cron check: it must accept what the
+    schedule accepts (and may be stricter only where documented)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    from energy_assets.settings import cron_problem
+
+    cases = [
+        "0 6 * * *", "@daily", "@hourly", "@weekly", "0 6 * * MON", "0 6 * jan *", "*/15 * * * *",
+        "0 6 L * *", "0 6 * * 5#3", "0 6 * * 7", "0 6 ? * *", "1-5/2 * * * *", "0 6 1,15 * *",
+        "0 6 * * sun-sat", "0 0 * * L5", "0 6 1-31/2 * *", "0 60 * * *", "0 6 * *",
+        "0 6 * * * *", "0 6 30 2 *", "0-59/0 * * * *", "* * * * 8", "H * * * *", "a * * * *",
+        "", "0 6 31 4 *", "0 24 * * *", "0 0 0 * *", "0 0 * 13 *",
+    ]  # fmt: skip
+    for cron in cases:
+        assert (cron_problem(cron) is None) == is_valid_cron_string(cron), cron
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example/services/T0/B0/x",
+        "http://127.0.0.1:8080/services/T0/B0/x",
+        "http://127.9.9.9/x",
+        "http://localhost:9000/x",
+        "http://[::1]:9000/x",
+    ],
+)
+def test_webhook_https_or_loopback(url: str) -> None:
+    settings = load_settings(alert_webhook_url=url)
+    assert settings.alert_webhook_url is not None
+    assert settings.alert_webhook_url.get_secret_value() == url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ftp://hooks.example/services/SECRET123", "must start with https://"),
+        ("http://hooks.example/services/SECRET123", "not hooks.example"),
+        ("http://user:SECRET123@10.0.0.5/x", "not 10.0.0.5"),
+        ("hooks.example/SECRET123", "must start with https://"),
+    ],
+)
+def test_a_refused_webhook_url_is_not_echoed(
+    monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    monkeypatch.setenv("ENERGY_ALERT_WEBHOOK_URL", url)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "ENERGY_ALERT_WEBHOOK_URL:" in message and shown in message
+    assert "SECRET123" not in message and "services" not in message
+
+
+def test_api_base_url_needs_https_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(api_base_url="http://127.0.0.1:8000/").api_base_url.endswith(":8000")
+    monkeypatch.setenv("ENERGY_API_BASE_URL", "http://api.example/")
+    with pytest.raises(SettingsError, match="ENERGY_API_BASE_URL: must use https://"):
+        load_settings()
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+SECRET = "S3CRET-VALUE-42"
+WEBHOOK = f"https://hooks.example/services/T0/B0/{SECRET}"
+TRACKING = f"postgresql://mlflow:{SECRET}@db.example:5432/mlflow"
+STUDIES = f"postgresql://optuna:{SECRET}@db.example/optuna"
+
+
+def test_repr_and_str_of_settings_show_no_secret() -> None:
+    settings = load_settings(
+        alert_webhook_url=WEBHOOK, mlflow_tracking_uri=TRACKING, optuna_storage=STUDIES
+    )
+    assert SECRET not in repr(settings) and SECRET not in str(settings)
+    # The code that needs them reads them in full.
+    assert settings.tracking_uri == TRACKING and settings.study_storage == STUDIES
+
+
+def test_a_bad_value_of_a_secret_field_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"optuna:{SECRET}@db.example/optuna")
+    with pytest.raises(SettingsError, match="ENERGY_OPTUNA_STORAGE: must be a database URL") as e:
+        load_settings()
+    assert SECRET not in str(e.value)
+
+
+def test_no_field_named_like_a_secret_echoes_its_input() -> None:
+    """Every field whose name says secret, password, users, key, webhook... (today's and any
+    added later, such as the dashboard's) keeps a refused input out of the message."""
+    from energy_assets.settings import Settings
+
+    secret_like = re.compile(r"secret|password|token|key|users|webhook|credential", re.I)
+    names = [name for name in Settings.model_fields if secret_like.search(name)]
+    assert {"alert_webhook_url"} <= set(names)
+    for name in names:
+        try:
+            load_settings(**{name: [SECRET, 42]})  # no field takes a list of these
+        except SettingsError as exc:
+            assert f"ENERGY_{name.upper()}" in str(exc) and SECRET not in str(exc), name
+        else:
+            pytest.fail(f"{name} accepted a list")
+
+
+def test_url_fields_echo_their_input_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENERGY_API_BASE_URL", f"ftp://user:{SECRET}@api.example/x?token={SECRET}")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "'ftp://***@api.example/x?token=***'" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (TRACKING, "postgresql://***@db.example:5432/mlflow"),
+        (f"https://u:{SECRET}@h/x?a=1&api_key={SECRET}", "https://***@h/x?a=1&api_key=***"),
+        (f"https://{SECRET}@h/x", "https://***@h/x"),  # a token as the user name
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    from energy_assets.settings import redact_url
+
+    assert redact_url(url) == shown
+    assert redact_url(WEBHOOK, keep_path=False) == "https://hooks.example/…"
+
+
+def test_secrets_from_dotenv_reach_the_environment_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Resources take secrets as EnvVar(name); a value only in .env is exported under its own
+    name when settings load, so Dagster resolves it in every process that loads them."""
+    from resources.mlflow_resource import MlflowResource
+    from resources.notifier import Notifier
+
+    for name in ("ENERGY_ALERT_WEBHOOK_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.setenv(name, "")  # so that teardown removes what loading exports
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(
+        f"ENERGY_ALERT_WEBHOOK_URL={WEBHOOK}\nMLFLOW_TRACKING_URI={TRACKING}\n"
+    )
+    settings = load_settings()
+    assert os.environ["ENERGY_ALERT_WEBHOOK_URL"] == WEBHOOK
+    assert os.environ["MLFLOW_TRACKING_URI"] == TRACKING
+    webhook = Notifier.from_settings(settings).webhook_url
+    tracking = MlflowResource.from_settings(settings).tracking_uri
+    assert isinstance(webhook, dg.EnvVar) and webhook == "ENERGY_ALERT_WEBHOOK_URL"
+    assert isinstance(tracking, dg.EnvVar) and tracking == "MLFLOW_TRACKING_URI"
+
+
+def test_the_environment_wins_and_overrides_are_not_exported(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from resources.mlflow_resource import MlflowResource
+    from resources.notifier import Notifier
+
+    (tmp_path / ".env").write_text("MLFLOW_TRACKING_URI=sqlite:///from-dotenv.db\n")
+    monkeypatch.setenv("ENERGY_MLFLOW_TRACKING_URI", TRACKING)  # the second name it goes by
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # so that teardown removes any export
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    settings = load_settings(alert_webhook_url=WEBHOOK, mlflow_tracking_uri=TRACKING)
+    assert "ENERGY_ALERT_WEBHOOK_URL" not in os.environ
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    # A keyword override (tests) is passed as itself; a value from the environment by name.
+    assert Notifier.from_settings(settings).webhook_url == WEBHOOK
+    tracking = MlflowResource.from_settings(settings).tracking_uri
+    assert isinstance(tracking, dg.EnvVar) and tracking == "ENERGY_MLFLOW_TRACKING_URI"
+
+
+GRAPHQL_RESOURCES = """
+query Resources($selector: RepositorySelector!) {
+  allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
+    __typename
+    ... on ResourceDetailsList {
+      results { name configuredValues { key value type } configFields { name defaultValueAsJson } }
+    }
+  }
+}"""
+GRAPHQL_RESOURCE = """
+query Resource($selector: ResourceSelector!) {
+  topLevelResourceDetailsOrError(resourceSelector: $selector) {
+    __typename
+    ... on ResourceDetails { name configuredValues { key value type } }
+  }
+}"""
+GRAPHQL_RUN_CONFIG_SCHEMA = """
+query Schema($selector: PipelineSelector!) {
+  runConfigSchemaOrError(selector: $selector) {
+    __typename
+    ... on RunConfigSchema {
+      rootDefaultYaml
+      allConfigTypes { key ... on CompositeConfigType { fields { name defaultValueAsJson } } }
+    }
+  }
+}"""
+GRAPHQL_RUN = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { runConfigYaml tags { key value } }
+  }
+}"""
+
+
+def test_the_ui_and_graphql_never_show_the_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The code location as Dagster serves it to the UI: resources (as the resource page and
+    GraphQL show their configured values), each job's run-config schema (the launchpad's
+    scaffold) and a run launched with that config hold the secrets' names, never their values."""
+    import yaml
+    from dagster._core.test_utils import create_run_for_test, in_process_test_workspace
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster_graphql.test.utils import (
+        execute_dagster_graphql,
+        infer_job_selector,
+        infer_repository_selector,
+        infer_resource_selector,
+    )
+
+    monkeypatch.setenv("ENERGY_ALERT_WEBHOOK_URL", WEBHOOK)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", TRACKING)
+    monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", STUDIES)
+    location = tmp_path / "secret_location.py"
+    location.write_text(
+        "from energy_assets.definitions import build_definitions\ndefs = build_definitions()\n"
+    )
+    origin = LoadableTargetOrigin(
+        python_file=str(location), attribute="defs", working_directory=str(tmp_path)
+    )
+    responses = []
+    with dg.instance_for_test() as instance, in_process_test_workspace(instance, origin) as ctx:
+        selector = infer_repository_selector(ctx)
+        resources = execute_dagster_graphql(ctx, GRAPHQL_RESOURCES, {"selector": selector}).data
+        responses.append(resources)
+        details = resources["allTopLevelResourceDetailsOrError"]["results"]
+        values = {r["name"]: {v["key"]: v for v in r["configuredValues"]} for r in details}
+        assert values["notifier"]["webhook_url"] == {
+            "key": "webhook_url", "value": "ENERGY_ALERT_WEBHOOK_URL", "type": "ENV_VAR"
+        }  # fmt: skip
+        assert values["mlflow_tracking"]["tracking_uri"]["value"] == "MLFLOW_TRACKING_URI"
+        for name in values:
+            selector_r = infer_resource_selector(ctx, name)
+            responses.append(
+                execute_dagster_graphql(ctx, GRAPHQL_RESOURCE, {"selector": selector_r}).data
+            )
+        [repository] = ctx.code_locations[0].get_repositories().values()
+        for job in repository.get_all_jobs():
+            schema = execute_dagster_graphql(
+                ctx, GRAPHQL_RUN_CONFIG_SCHEMA, {"selector": infer_job_selector(ctx, job.name)}
+            ).data
+            responses.append(schema)
+            scaffold = yaml.safe_load(schema["runConfigSchemaOrError"]["rootDefaultYaml"])
+            run = create_run_for_test(instance, job_name=job.name, run_config=scaffold or {})
+            responses.append(execute_dagster_graphql(ctx, GRAPHQL_RUN, {"runId": run.run_id}).data)
+    assert len(responses) > 5
+    text = json.dumps(responses)
+    assert "MLFLOW_TRACKING_URI" in text  # the retune job's scaffold names it
+    for secret in (SECRET, WEBHOOK, TRACKING, STUDIES, "hooks.example", "db.example"):
+        assert secret not in text
