@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import difflib
+import io
 import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from energy_assets.domain.forecasting.backtest import REFITS
 from energy_assets.domain.schema import TIME, DataFormatError
 from energy_assets.domain.sources.base import SourceError
 from energy_assets.settings import SettingsError
+
+PROG = "energy-forecast"
+
+
+class ArgumentError(Exception):
+    """A command's arguments cannot work; the message names the argument."""
+
+
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+def _fail(prog: str, message: object) -> int:
+    print(f"{prog}: error: {_one_line(str(message))}", file=sys.stderr)
+    return 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end in one line on stderr, `<prog>: error: <message>`, and exit code 2;
+    the usage block stays with --help."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(self.prog, message)
+        raise SystemExit(2)
 
 
 def _date(text: str) -> dt.date:
@@ -32,20 +61,174 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# -- backtest: every argument is checked before the data is read ----------------------------
+
+
+def _readable_file(option: str, path: Path) -> None:
+    if not path.exists():
+        raise ArgumentError(f"{option} {path}: no such file")
+    if not path.is_file():
+        raise ArgumentError(f"{option} {path}: not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ArgumentError(f"{option} {path}: cannot be read ({exc.strerror})") from None
+
+
+def _writable_report(path: Path) -> None:
+    """The report is written only when the backtest has finished, so a failed run leaves no
+    empty or half-written file behind (nor replaces an older report); whether it could be
+    written is checked now, before hours of work."""
+    parent = path.parent
+    if path.is_dir():
+        raise ArgumentError(f"--json {path}: is a directory")
+    if not parent.is_dir():
+        raise ArgumentError(f"--json {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ArgumentError(f"--json {path}: not writable")
+
+
+def _lightgbm_names() -> set[str]:
+    """Every LightGBM parameter name and alias, as the library lists them (through an internal
+    helper: without it, only the model's own names are accepted)."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        listed = _ConfigAliases._get_all_param_aliases()
+    except (ImportError, AttributeError):
+        return set()
+    return {name for names in listed.values() for name in names}
+
+
+def _aliases(names: set[str]) -> set[str]:
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        return set(_ConfigAliases.get(*names)) | names
+    except (ImportError, AttributeError):
+        return names
+
+
+@contextlib.contextmanager
+def _native_output_dropped() -> Iterator[None]:
+    """Nothing written to stdout or stderr meanwhile, by Python or by native code (LightGBM
+    prints its log through Python, and `[Fatal]` lines straight to file descriptor 2)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(io.StringIO()):
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Refuse parameters the model would not train with, before any training: names neither
+    the model's (DEFAULT_PARAMS) nor LightGBM's, names fixed for reproducibility, values the
+    model's own `split_params` or LightGBM itself refuses. Raises ValueError."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from energy_assets.domain.forecasting.model import DEFAULT_PARAMS, DETERMINISTIC, split_params
+
+    names = {str(name) for name in params}
+    known = set(DEFAULT_PARAMS) | _lightgbm_names()
+    unknown = sorted(names - known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}{hint} "
+            f"(the model's are {', '.join(DEFAULT_PARAMS)}; any LightGBM parameter works too)"
+        )
+    fixed = sorted(names & _aliases(set(DETERMINISTIC)))
+    if fixed:
+        raise ValueError(f"{', '.join(fixed)} cannot be set: fixed for reproducible training")
+    try:
+        training = split_params(params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid value: {exc}") from None
+    # LightGBM checks types and ranges when a booster is made: one on a few rows, per
+    # objective of the ensemble, costs milliseconds. What its native code prints is dropped:
+    # the refusal is reported once, in the command's own error line.
+    rows = np.arange(64.0).reshape(32, 2)
+    for objective in [training.booster.get("objective"), *training.extra_objectives]:
+        booster = {**training.booster, "objective": objective}
+        try:
+            with _native_output_dropped():
+                lgb.Booster(params=booster, train_set=lgb.Dataset(rows, label=rows[:, 0]))
+        except lgb.basic.LightGBMError as exc:
+            reason = re.sub(r" at \S+, line \d+\s*\.?", "", str(exc)).strip()
+            raise ValueError(f"LightGBM refuses them: {reason}") from None
+
+
+def _params(path: Path) -> dict[str, Any] | None:
+    import yaml
+
+    _readable_file("--params", path)
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArgumentError(f"--params {path}: cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ArgumentError(f"--params {path}: not valid YAML{where}: {problem}") from None
+    if params is None:
+        return None
+    if not isinstance(params, dict):
+        raise ArgumentError(
+            f"--params {path}: expected a mapping of parameter names to values, "
+            f"got a {type(params).__name__}"
+        )
+    try:
+        check_params(params)
+    except ValueError as exc:
+        raise ArgumentError(f"--params {path}: {exc}") from None
+    return params
+
+
+def check_backtest_args(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Every problem with the arguments, before any data is read; the parameters."""
+    if args.end < args.start:
+        raise ArgumentError(f"--end {args.end} is before --start {args.start}")
+    _readable_file("--data", args.data)
+    params = _params(args.params) if args.params else None
+    if args.json:
+        _writable_report(args.json)
+    return params
+
+
+def _within_data(history: Any, start: dt.date, end: dt.date, data: Path) -> None:
+    """The forecast days must lie inside the data, after its first day (nothing to train on
+    before it)."""
+    first, last = history[TIME].min().date(), history[TIME].max().date()
+    if not first < start <= end <= last:
+        raise ArgumentError(
+            f"--start {start} .. --end {end}: forecast days must lie after the first day of "
+            f"--data {data} and within it ({first} .. {last})"
+        )
+
+
 def backtest(args: argparse.Namespace) -> int:
     import json
 
     import pandas as pd
-    import yaml
 
     from energy_assets.domain.forecasting.backtest import backtest as run_backtest
     from energy_assets.domain.sources.files import read_consumption_file
 
-    params = yaml.safe_load(args.params.read_text()) if args.params else None
-    if params is not None and not isinstance(params, dict):
-        print(f"error: {args.params}: expected a mapping of parameters", file=sys.stderr)
-        return 2
+    params = check_backtest_args(args)
     history = read_consumption_file(args.data)
+    _within_data(history, args.start, args.end, args.data)
     started = time.perf_counter()
     result = run_backtest(
         history,
@@ -79,7 +262,7 @@ def backtest(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="energy-forecast", description=__doc__)
+    parser = _Parser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     p_demo = commands.add_parser(
@@ -104,15 +287,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="daily",
         help="a model per day (default) or per Monday-to-Sunday week, as the pipeline does",
     )
-    p_bt.add_argument("--json", type=Path, help="write the report here")
-    p_bt.set_defaults(func=backtest)
+    p_bt.add_argument(
+        "--json", type=Path, help="write the report here (only once the backtest has finished)"
+    )
+    p_bt.set_defaults(func=backtest, prog=p_bt.prog)
 
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or an error already reported in one line
+        return exc.code if isinstance(exc.code, int) else 2
+    prog = getattr(args, "prog", f"{PROG} {args.command}")
     try:
         return int(args.func(args))
+    except ArgumentError as exc:
+        return _fail(prog, exc)
     except (SettingsError, DataFormatError, SourceError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(prog, exc)
 
 
 def run() -> None:
