@@ -207,6 +207,31 @@ def test_ping_fails_clearly_for_a_missing_bucket(gcs_client: Any) -> None:
         missing.ping()
 
 
+def test_gcs_ping_lists_objects_and_never_reads_bucket_metadata(
+    gcs_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's role (roles/storage.objectViewer) may list objects, not get the bucket."""
+    from google.cloud import storage as gcs
+
+    def needs_buckets_get(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("reads bucket metadata: needs storage.buckets.get")
+
+    for name in ("exists", "reload"):
+        monkeypatch.setattr(gcs.Bucket, name, needs_buckets_get)
+    for name in ("get_bucket", "lookup_bucket"):
+        monkeypatch.setattr(gcs.Client, name, needs_buckets_get)
+    listed: list[dict[str, Any]] = []
+    list_blobs = gcs_client.list_blobs
+
+    def recording_list_blobs(*args: Any, **kwargs: Any) -> Any:
+        listed.append(kwargs)
+        return list_blobs(*args, **kwargs)
+
+    monkeypatch.setattr(gcs_client, "list_blobs", recording_list_blobs)
+    GCSStorage(gcs_client, BUCKET, "energy").ping()
+    assert [(call["prefix"], call["max_results"]) for call in listed] == [("energy/", 1)]
+
+
 def test_reading_from_a_missing_bucket_names_the_object(gcs_client: Any) -> None:
     missing = GCSStorage(gcs_client, "no-such-bucket-for-tests", "energy")
     with pytest.raises(StorageError) as info:

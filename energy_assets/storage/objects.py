@@ -268,9 +268,21 @@ class GCSStorage(Storage):
 
         # A health check wants an answer within its own deadline, not the write path's 120 s.
         retry = DEFAULT_RETRY.with_timeout(timeout_seconds)
-        with self._errors(""):
-            if not self.bucket.exists(retry=retry, timeout=min(timeout_seconds, 60.0)):
-                raise StorageError(f"bucket gs://{self.bucket_name} does not exist")
+        # Lists at most one object under the prefix: storage.objects.list, which the dashboard's
+        # read-only role (roles/storage.objectViewer) grants. Reading the bucket's metadata
+        # (Bucket.exists/reload, Client.get_bucket) would need storage.buckets.get, which it lacks.
+        try:
+            with self._errors(""):
+                blobs = self.client.list_blobs(
+                    self.bucket_name,
+                    prefix=f"{self.prefix}/" if self.prefix else None,
+                    max_results=1,
+                    retry=retry,
+                    timeout=min(timeout_seconds, 60.0),
+                )
+                list(blobs)  # the iterator is lazy: the request happens here
+        except ObjectNotFound:
+            raise StorageError(f"bucket gs://{self.bucket_name} does not exist") from None
 
 
 def storage_from_settings(settings: Settings, gcs_client: gcs.Client | None = None) -> Storage:
