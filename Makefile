@@ -11,13 +11,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The lock pins every transitive package; pyproject.toml keeps the direct ranges.
+# The lock pins every transitive package (the dev extra's too) with the sha256 of each of its
+# files: pip refuses anything else. pyproject.toml keeps the direct ranges; the project itself
+# goes on top without resolving again.
 $(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/pip install --quiet -c requirements.lock -e .
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml requirements.lock | $(BIN)/python
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(VENV)/.installed $@
 
 $(DAGSTER_HOME)/dagster.yaml:
@@ -83,8 +87,20 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/backfill_monitoring.py
 	$(BIN)/python bench/dashboard.py
 
-lock: $(VENV)/.installed-dev
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+# Maintainer command, after a change to the dependencies in pyproject.toml: re-resolves with uv
+# (installed into the venv here only) for every platform and Python >= 3.11, keeping each pin
+# already in requirements.lock unless pyproject.toml excludes it, and writes the hash of every
+# wheel and sdist of each pin. Extras stay in the lines (gql[requests]==...) so that pip's
+# --require-hashes accepts them. infra/docker/requirements.lock is the same pins without the dev
+# extra, for the image. `make lock UPGRADE=--upgrade` moves every pin to the newest allowed.
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes --no-strip-extras \
+	--custom-compile-command "make lock" $(UPGRADE)
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c requirements.lock \
+		-o infra/docker/requirements.lock
 
 clean:
 	rm -rf storage .dagster_home .state out
