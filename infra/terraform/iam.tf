@@ -1,7 +1,9 @@
-# Least privilege: the pipeline writes the bucket and uses Cloud SQL; the dashboard only reads.
+# Least privilege: the pipeline writes the bucket and reads the MLflow database password
+# (secrets.tf); the dashboard only reads the bucket. Cloud SQL is reached on its private IP with
+# a database password, so no Cloud SQL IAM role is needed.
 resource "google_service_account" "pipeline" {
   account_id   = "${var.name}-pipeline"
-  display_name = "Dagster pipeline (code server, daemon, run pods)"
+  display_name = "Dagster pipeline and MLflow server (code server, daemon, run pods)"
 }
 
 resource "google_service_account" "dashboard" {
@@ -15,16 +17,12 @@ resource "google_storage_bucket_iam_member" "pipeline_writes_assets" {
   member = "serviceAccount:${google_service_account.pipeline.email}"
 }
 
+# objectViewer: storage.objects.get and storage.objects.list, no bucket metadata. The dashboard's
+# storage health check lists at most one object (GCSStorage.ping), which this allows.
 resource "google_storage_bucket_iam_member" "dashboard_reads_assets" {
   bucket = google_storage_bucket.assets.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.dashboard.email}"
-}
-
-resource "google_project_iam_member" "pipeline_cloudsql_client" {
-  project = var.project_id
-  role    = "roles/cloudsql.client"
-  member  = "serviceAccount:${google_service_account.pipeline.email}"
 }
 
 resource "google_artifact_registry_repository_iam_member" "pipeline_pulls_images" {
@@ -34,8 +32,8 @@ resource "google_artifact_registry_repository_iam_member" "pipeline_pulls_images
   member     = "serviceAccount:${google_service_account.pipeline.email}"
 }
 
-# Dagster's pods run as the Kubernetes service account "dagster" in namespace "dagster",
-# which acts as the pipeline service account through Workload Identity.
+# Dagster's pods and the MLflow server run as the Kubernetes service account "dagster" in
+# namespace "dagster", which acts as the pipeline service account through Workload Identity.
 resource "google_service_account_iam_member" "dagster_workload_identity" {
   service_account_id = google_service_account.pipeline.name
   role               = "roles/iam.workloadIdentityUser"

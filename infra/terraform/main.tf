@@ -2,9 +2,12 @@ locals {
   image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/energy-forecasting:${var.image_tag}"
   services = [
     "artifactregistry.googleapis.com",
+    "compute.googleapis.com",
     "container.googleapis.com",
     "iam.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "servicenetworking.googleapis.com",
     "sqladmin.googleapis.com",
     "storage.googleapis.com",
   ]

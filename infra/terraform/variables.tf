@@ -55,3 +55,34 @@ variable "dashboard_max_instances" {
   type        = number
   default     = 3
 }
+
+variable "dashboard_invokers" {
+  description = "Who may open the dashboard (Cloud Run invoker), e.g. [\"group:energy-team@example.com\"]. Groups, users or service accounts; never allUsers or allAuthenticatedUsers."
+  type        = list(string)
+
+  validation {
+    condition = length(var.dashboard_invokers) > 0 && alltrue([
+      for member in var.dashboard_invokers :
+      can(regex("^(group|user|serviceAccount):[^@\\s]+@[^@\\s]+$", member))
+    ])
+    error_message = "dashboard_invokers takes group:, user: or serviceAccount: members (e-mail addresses); allUsers and allAuthenticatedUsers would make the dashboard public."
+  }
+}
+
+variable "subnet_cidr" {
+  description = "Primary range of the GKE subnetwork (nodes)."
+  type        = string
+  default     = "10.10.0.0/20"
+}
+
+variable "pods_cidr" {
+  description = "Secondary range of the GKE subnetwork for pods (VPC-native)."
+  type        = string
+  default     = "10.16.0.0/14"
+}
+
+variable "services_cidr" {
+  description = "Secondary range of the GKE subnetwork for Kubernetes services."
+  type        = string
+  default     = "10.20.0.0/20"
+}
