@@ -13,6 +13,7 @@ from energy_assets.defs.forecasting.definitions import build_forecasting_definit
 from energy_assets.defs.ingestion.definitions import build_ingestion_definitions
 from energy_assets.defs.monitoring.definitions import build_monitoring_definitions
 from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.run_health import heartbeat_in_process_executor
 from energy_assets.settings import Settings, load_settings
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
@@ -41,8 +42,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 "mlflow_tracking": MlflowResource.from_settings(settings),
                 "notifier": Notifier.from_settings(settings),
             },
-            # Steps are cheap and vectorised; a process per step would cost seconds each.
-            executor=dg.in_process_executor,
+            # Steps are cheap and vectorised; a process per step would cost seconds each. The
+            # heartbeat lets run monitoring fail a run whose code server died under it.
+            executor=heartbeat_in_process_executor,
         ),
     )
 

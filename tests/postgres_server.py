@@ -26,7 +26,9 @@ def postgres_bin() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, databases: tuple[str, ...] = ("dagster", "mlflow")) -> None:
+    def __init__(
+        self, databases: tuple[str, ...] = ("dagster", "mlflow"), password: str = "energy"
+    ) -> None:
         bindir = postgres_bin()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed: run `make postgres`")
@@ -36,7 +38,7 @@ class PostgresServer:
         self.data = self.root / "data"
         self.port = free_port()
         self.user = "energy"
-        self.password = "energy"
+        self.password = password
 
     def _run(self, *args: str) -> None:
         command = [str(a) for a in args]
@@ -71,6 +73,8 @@ class PostgresServer:
             f"-h {HOST} -p {self.port} -k {self.root}",
             "start",
         )
+        if not self.databases:
+            return self
         import psycopg2
 
         admin = psycopg2.connect(
@@ -90,6 +94,15 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(path, "postgres", "postgres")
         return path
+
+    def run_sql_file(self, path: Path, env: dict[str, str]) -> None:
+        """`psql -f path` as the superuser "postgres", as an image's initdb scripts run."""
+        subprocess.run(
+            [str(self.bin / "psql"), "-h", HOST, "-p", str(self.port), "-U", "postgres",
+             "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-f", str(path)],
+            check=True, capture_output=True, text=True,
+            env={**os.environ, **env, "PGPASSWORD": self.password},
+        )  # fmt: skip
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg2://{self.user}:{self.password}@{HOST}:{self.port}/{database}"
