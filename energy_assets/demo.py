@@ -18,7 +18,7 @@ from energy_assets.definitions import build_definitions
 from energy_assets.domain.forecasting.model import MODEL_URI
 from energy_assets.domain.sources import source_from_settings
 from energy_assets.instance import local_instance
-from energy_assets.settings import Settings, SourceKind, load_settings
+from energy_assets.settings import Settings, SourceKind, load_settings, redact_url
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import Storage, object_key, storage_from_settings
 
@@ -173,7 +173,8 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     demo.alert_tick(storage)
     print_outputs(storage, week_end)
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
-    print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {settings.tracking_uri})")
+    store = redact_url(settings.tracking_uri)
+    print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {store})")
     return demo.ok
 
 

@@ -730,3 +730,16 @@ def test_replay_rejects_what_it_cannot_replay(
 
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+def test_a_login_in_the_base_url_never_shows_in_errors(refusing_port: int) -> None:
+    source = EnergiDataServiceSource(
+        base_url=f"http://reader:pw-7d1c@127.0.0.1:{refusing_port}",
+        dataset=DATASET,
+        max_retries=0,
+        backoff_seconds=0.01,
+    )
+    with pytest.raises(SourceError) as info:
+        source.fetch(DAY, NEXT_DAY)
+    assert f"127.0.0.1:{refusing_port}/dataset/{DATASET}" in str(info.value)
+    assert "pw-7d1c" not in str(info.value) + source.describe()

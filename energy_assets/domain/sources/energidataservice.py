@@ -34,6 +34,7 @@ from energy_assets.domain.http import retrying_session
 from energy_assets.domain.schema import KEY_COLUMNS, TIME, VALUE, DataFormatError, empty_frame
 from energy_assets.domain.sources.base import ConsumptionSource, Selection, SourceError
 from energy_assets.domain.sources.records import field_map, to_hourly_canonical
+from energy_assets.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,17 @@ class EnergiDataServiceSource(ConsumptionSource):
     def url(self) -> str:
         return f"{self.base_url}/dataset/{self.dataset}"
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as errors and logs show it: a login in it is redacted."""
+        return redact_url(self.url)
+
     def describe(self) -> str:
-        return f"Energi Data Service {self.url}"
+        return f"Energi Data Service {self.shown_url}"
 
     def _fetch(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         if problem := self._profile.retirement_problem(start, end):
-            raise SourceError(f"{self.url}: {problem}")
+            raise SourceError(f"{self.shown_url}: {problem}")
         forms = [self._form, *(f for f in self._profile.forms if f != self._form)]
         first_error: SourceError | None = None
         for form in forms:
@@ -170,15 +176,15 @@ class EnergiDataServiceSource(ConsumptionSource):
             page = self._get_page({**params, "offset": offset})
             if page and page == previous:
                 raise ApiResponseError(
-                    f"{self.url}: the page at offset {offset} repeats the previous one; "
+                    f"{self.shown_url}: the page at offset {offset} repeats the previous one; "
                     "the server ignores 'offset'"
                 )
             records.extend(page)
-            log.info("%s: %d records at offset %d", self.url, len(page), offset)
+            log.info("%s: %d records at offset %d", self.shown_url, len(page), offset)
             if len(page) < self.page_size:
                 return records
             previous = page
-        raise ApiResponseError(f"{self.url}: more than {MAX_PAGES} pages; refusing to go on")
+        raise ApiResponseError(f"{self.shown_url}: more than {MAX_PAGES} pages; refusing to go on")
 
     def _check_unique(self, records: list[dict[str, Any]], form: TimeForm) -> None:
         """A row twice means the pages overlapped (and so another row was skipped): the server
@@ -189,13 +195,13 @@ class EnergiDataServiceSource(ConsumptionSource):
             identity = tuple(record[f] for f in fields)
             if identity in seen:
                 raise ApiResponseError(
-                    f"{self.url}: {dict(zip(fields, identity, strict=True))} came twice across "
-                    f"pages; the server does not keep the order {self._sort(form)!r} stable"
+                    f"{self.shown_url}: {dict(zip(fields, identity, strict=True))} came twice "
+                    f"across pages; the server does not keep the order {self._sort(form)!r} stable"
                 )
             seen.add(identity)
 
     def _get_page(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        where = f"{self.url} (offset {params['offset']})"
+        where = f"{self.shown_url} (offset {params['offset']})"
         # urllib3 retries failures up to the response headers; a body cut off midway surfaces
         # here, so those are retried with the same backoff.
         for attempt in range(self.max_retries + 1):
@@ -242,7 +248,7 @@ class EnergiDataServiceSource(ConsumptionSource):
         start: pd.Timestamp,
         end: pd.Timestamp,
     ) -> pd.DataFrame:
-        where = f"{self.url} start={start} end={end}"
+        where = f"{self.shown_url} start={start} end={end}"
         fields = field_map(self._profile, form)
         if not records:
             return empty_frame(self._profile.canonical_keys)
