@@ -85,7 +85,11 @@ def _writable_report(path: Path) -> None:
         raise ArgumentError(f"--json {path}: is a directory")
     if not parent.is_dir():
         raise ArgumentError(f"--json {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    # The effective user is the one that will open the file (they differ under setuid/sudo -E).
+    writable = os.access(parent, os.W_OK | os.X_OK, effective_ids=True) and (
+        not path.exists() or os.access(path, os.W_OK, effective_ids=True)
+    )
+    if not writable:
         raise ArgumentError(f"--json {path}: not writable")
 
 

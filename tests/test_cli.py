@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,7 @@ import pytest
 from energy_assets import cli
 
 START, END = "2023-01-29", "2023-01-30"
+NOBODY = 65534
 
 
 @pytest.fixture
@@ -32,6 +35,28 @@ def data(tmp_path: Path) -> Path:
     path = tmp_path / "data.parquet"
     path.write_bytes(b"not read by these tests")
     return path
+
+
+@pytest.fixture
+def unprivileged(tmp_path: Path) -> Iterator[Path]:
+    """A folder, and this process acting as an ordinary user while the test runs.
+
+    Permissions bind nobody as root, so as root the effective user becomes `nobody` (65534)
+    until the test ends: the command is checked as a user it can refuse."""
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    # pytest's own folders are private to root; the system's temporary folder is not.
+    with tempfile.TemporaryDirectory(prefix="cli-") as name:
+        folder = Path(name)
+        os.chown(folder, NOBODY, NOBODY)
+        os.setegid(NOBODY)
+        os.seteuid(NOBODY)
+        try:
+            yield folder
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
 
 
 def refused(capfd: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -90,9 +115,10 @@ def test_data_that_is_a_directory(capfd: pytest.CaptureFixture[str], tmp_path: P
     assert refused(capfd, *backtest_args(tmp_path)).endswith(f"--data {tmp_path}: not a file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 @pytest.mark.usefixtures("no_work")
-def test_unreadable_data_file(capfd: pytest.CaptureFixture[str], data: Path) -> None:
+def test_unreadable_data_file(capfd: pytest.CaptureFixture[str], unprivileged: Path) -> None:
+    data = unprivileged / "data.parquet"
+    data.write_bytes(b"not read by these tests")
     data.chmod(0)
     assert f"--data {data}: cannot be read" in refused(capfd, *backtest_args(data))
 
@@ -104,12 +130,11 @@ def test_missing_params_file(capfd: pytest.CaptureFixture[str], data: Path, tmp_
     assert line.endswith(f"--params {params}: no such file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 @pytest.mark.usefixtures("no_work")
-def test_unreadable_params_file(
-    capfd: pytest.CaptureFixture[str], data: Path, tmp_path: Path
-) -> None:
-    params = tmp_path / "params.yaml"
+def test_unreadable_params_file(capfd: pytest.CaptureFixture[str], unprivileged: Path) -> None:
+    data = unprivileged / "data.parquet"
+    data.write_bytes(b"not read by these tests")
+    params = unprivileged / "params.yaml"
     params.write_text("num_leaves: 15\n")
     params.chmod(0)
     line = refused(capfd, *backtest_args(data, "--params", str(params)))
@@ -171,12 +196,13 @@ def test_report_that_is_a_directory(
     assert line.endswith(f"--json {tmp_path}: is a directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes everywhere")
 @pytest.mark.usefixtures("no_work")
 def test_report_in_a_read_only_directory(
-    capfd: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+    capfd: pytest.CaptureFixture[str], unprivileged: Path
 ) -> None:
-    folder = tmp_path / "read-only"
+    data = unprivileged / "data.parquet"
+    data.write_bytes(b"not read by these tests")
+    folder = unprivileged / "read-only"
     folder.mkdir()
     folder.chmod(0o500)
     report = folder / "report.json"
