@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import psycopg2
 import pytest
 import requests
@@ -64,6 +65,7 @@ class GraphQL:
         data = self(
             """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { __typename
                 ... on Runs { results { runId status runConfigYaml parentRunId rootRunId
+                    startTime endTime
                     assetSelection { path } tags { key value } } } } }""",
             filter=filters,
         )
@@ -186,6 +188,11 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
     code, daemon = deployed.processes["code"], deployed.processes["daemon"]
     logs = lambda: "\n".join(f"== {n}\n{p.tail(2500)}" for n, p in deployed.processes.items())  # noqa: E731
     day_range = {"range": {"start": START, "end": DAYS[1]}}
+    began, began_epoch = time.monotonic(), time.time()
+
+    def mark(what: str) -> None:  # the timeline, shown when the test fails
+        print(f"{time.monotonic() - began:6.1f} s  {what}")
+
     launched = graphql(
         """mutation Backfill($params: LaunchBackfillParams!) {
             launchPartitionBackfill(backfillParams: $params) { __typename
@@ -222,6 +229,7 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
 
     # The daemon dies while the backfill's first run is under way, and comes back.
     wait_for("the backfill's first run", lambda: graphql.runs(**of_backfill), 90, logs=logs)
+    mark("first run; daemon SIGKILLed")
     daemon.kill(signal.SIGKILL)
     time.sleep(3)
     daemon.start()
@@ -236,6 +244,7 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
 
     killed = wait_for("the model's run to start", training, 180, logs=logs)
     time.sleep(3)
+    mark("model run training; code server killed")
     code.kill(signal.SIGKILL)
     time.sleep(2)
     code.start()
@@ -254,8 +263,14 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
         == "COMPLETED_SUCCESS"
     )
 
+    mark("backfill completed")
     runs = graphql.runs(**of_backfill)
-    assert not [r for r in runs if r["status"] in IN_PROGRESS], runs
+    for run in sorted(runs, key=lambda r: r["startTime"] or 0):
+        mark(f"run {run['runId'][:8]} {sorted(selected(run))} {run['status']} "
+             f"{run['startTime'] and run['startTime'] - began_epoch:.0f}..."
+             f"{run['endTime'] and run['endTime'] - began_epoch:.0f} s")  # fmt: skip
+    assert not [r for r in graphql.runs() if r["status"] in IN_PROGRESS], "a run hangs"
+    assert (daemon.starts, code.starts) == (2, 2)
     by_id = {r["runId"]: r for r in runs}
     assert by_id[killed["runId"]]["status"] == "FAILURE"
     failed = [r for r in runs if r["status"] == "FAILURE"]
@@ -297,25 +312,38 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
         return [a for a in webhook.accepted if killed["runId"][:8] in a["body"]["text"]]
 
     [alert] = wait_for("the run-failure alert", alerted, 150, interval=2, logs=logs)
+    mark("alert delivered")
     assert webhook.url.endswith(alert["path"])
     assert "heartbeat" in alert["body"]["text"]
 
     # The dashboard serves the new days, to its users only.
     dashboard = deployed.url("dashboard")
-    query = {"area": "DK1", "consumer_type": 111, "date": DAYS[1]}
-    denied = requests.get(f"{dashboard}/api/predictions", params=query, timeout=30)
-    assert denied.status_code == 401
-    answer = requests.get(
-        f"{dashboard}/api/predictions",
-        params=query,
-        auth=(DASHBOARD_USER, DASHBOARD_PASSWORD),
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    payload = answer.json()
-    assert len(payload["rows"]) == 24 and payload["model_uri"].startswith("models:/")
     health = requests.get(f"{dashboard}/api/health", timeout=30)
     assert health.status_code == 200 and health.json()["status"] in ("ok", "degraded")
+    champion = health.json()["facts"]["champion version"]["value"]
+    series = {"area": "DK1", "consumer_type": 111}
+    for path in (
+        "/",
+        "/forecast",
+        "/_dash-layout",
+        "/api/predictions",
+        "/reports/drift/" + DAYS[1],
+    ):
+        denied = requests.get(dashboard + path, params=series, timeout=30)
+        assert denied.status_code == 401, (path, denied.status_code)
+    # The probe's answer names nothing internal: no storage address, no error text.
+    assert "gs://" not in health.text and str(deployed.ports["gcs"]) not in health.text
+    for day in pd.date_range(*DAYS).strftime("%Y-%m-%d"):
+        answer = requests.get(
+            f"{dashboard}/api/predictions",
+            params={**series, "date": day},
+            auth=(DASHBOARD_USER, DASHBOARD_PASSWORD),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()
+        assert len(payload["rows"]) == 24
+        assert payload["model_uri"].endswith(f"/{champion}"), (payload["model_uri"], champion)
 
     # Nothing secret in what the UI reads: resources and every run's config.
     resources = graphql(

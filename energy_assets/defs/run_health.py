@@ -95,7 +95,13 @@ class HeartbeatRunLauncher(dg.DefaultRunLauncher):
     """`DefaultRunLauncher` whose run monitoring fails a run once its heartbeat goes stale.
 
     A run without a heartbeat tag (another code location's executor, or a worker that has not
-    reached its executor yet) is left alone: absence of evidence is not a dead worker."""
+    reached its executor yet) is left alone: absence of evidence is not a dead worker.
+
+    Nor is a stale heartbeat evidence while the monitor itself was not watching: after a
+    database outage (a Cloud SQL failover takes about a minute) every worker's last beat is old
+    though the workers live, and judging them at once would fail, and retry, runs that are
+    still running. So a run is judged lost only after the checks have gone on without a gap
+    for `stale_after_seconds`."""
 
     def __init__(
         self,
@@ -104,6 +110,8 @@ class HeartbeatRunLauncher(dg.DefaultRunLauncher):
     ) -> None:
         super().__init__(inst_data=inst_data)
         self.stale_after_seconds = stale_after_seconds
+        self._last_check: float | None = None
+        self._watching_since = 0.0
 
     @classmethod
     def config_type(cls) -> UserConfigSchema:
@@ -127,11 +135,16 @@ class HeartbeatRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        now = time.time()
+        if self._last_check is None or now - self._last_check > self.stale_after_seconds / 2:
+            self._watching_since = now  # the monitor was away: give the workers a full window
+        self._last_check = now
         beat = run.tags.get(HEARTBEAT_TAG)
         if beat is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no heartbeat recorded")
-        age = time.time() - float(beat)
-        if age > self.stale_after_seconds:
+        age = now - float(beat)
+        watched = now - self._watching_since
+        if age > self.stale_after_seconds and watched >= self.stale_after_seconds:
             return CheckRunHealthResult(
                 WorkerStatus.FAILED,
                 f"the run worker's last heartbeat was {age:.0f} s ago (limit "
