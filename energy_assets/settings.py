@@ -406,6 +406,11 @@ class Settings(BaseSettings):
         "alert_webhook_url",
         "mlflow_tracking_uri",
         "optuna_storage",
+        "dashboard_users",
+        "dashboard_secret_key",
+        "dashboard_oidc_metadata_url",
+        "dashboard_oidc_client_id",
+        "dashboard_oidc_client_secret",
         mode="before",
     )
     @classmethod
@@ -433,18 +438,6 @@ class Settings(BaseSettings):
         return self
 
     # --- Dashboard access validators ---------------------------------------------------------
-    @field_validator(
-        "dashboard_users",
-        "dashboard_secret_key",
-        "dashboard_oidc_metadata_url",
-        "dashboard_oidc_client_id",
-        "dashboard_oidc_client_secret",
-        mode="before",
-    )
-    @classmethod
-    def _dashboard_blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator(
         "dashboard_oidc_allowed_emails", "dashboard_oidc_allowed_domains", mode="before"
     )
