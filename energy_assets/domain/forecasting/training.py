@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.domain.calendar import utc_days
+from energy_assets.domain.forecasting.baselines import seasonal_naive
 from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import validation_metrics
 from energy_assets.domain.forecasting.model import (
@@ -25,7 +26,13 @@ from energy_assets.domain.forecasting.model import (
     predict,
     split_params,
 )
-from energy_assets.domain.schema import TIME, series_keys
+from energy_assets.domain.schema import SERIES, TIME, VALUE, row_keys, series_keys
+
+# Columns of `WeeklyModel.validation_frame` besides the row keys, the series label and the
+# actual (VALUE): the checked model's forecasts (PREDICTION, and P10/P90 of its quantile models
+# as they came, before any calibration), the served band on the same rows (calibrated on them),
+# and each seasonal-naive baseline (named as in `baselines.BASELINES`).
+SERVED_P10, SERVED_P90 = "served_p10_kwh", "served_p90_kwh"
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,10 @@ class WeeklyModel:
     forecasts_finite_non_negative: bool  # of the refitted model on the validation days
     input_example: pd.DataFrame  # a few feature rows, for the model's signature
     features: pd.DataFrame = field(repr=False)  # what the served model trained on
+    # The validation days' feature rows, and per (series, hour) the actual, the checked model's
+    # forecasts, the served band and the baselines: what the validation metrics were computed on.
+    validation_features: pd.DataFrame = field(repr=False)
+    validation_frame: pd.DataFrame = field(repr=False)
 
 
 def train_weekly_model(
@@ -66,7 +77,8 @@ def train_weekly_model(
     valid = features[features[ORIGIN] >= valid_start]
 
     checked = fit(train, params, day_factors=checked_days)
-    validation = validation_metrics(valid, predict(checked, valid)[PREDICTION].to_numpy(), raw)
+    checked_forecast = predict(checked, valid)
+    validation = validation_metrics(valid, checked_forecast[PREDICTION].to_numpy(), raw)
     # The served model refits the point forecast with the validation days and keeps the checked
     # model's quantile models, calibrated on the validation days they never saw: split-conformal
     # prediction as such, and two fewer models to train.
@@ -74,7 +86,8 @@ def train_weekly_model(
     model = fit(trained_on, params, quantiles=(), day_factors=final_days)
     model.quantiles = checked.quantiles
     model.band_widening = band_widening(checked, valid)
-    bands = predict(model, valid)[[PREDICTION, P10, P90]].to_numpy()
+    served = predict(model, valid)
+    bands = served[[PREDICTION, P10, P90]].to_numpy()
     return WeeklyModel(
         model=model,
         train_start=train_start,
@@ -83,7 +96,24 @@ def train_weekly_model(
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
         input_example=valid[model.point.feature_name()].head(5),
         features=trained_on,
+        validation_features=valid,
+        validation_frame=_validation_frame(valid, checked_forecast, served, raw),
     )
+
+
+def _validation_frame(
+    valid: pd.DataFrame, checked: pd.DataFrame, served: pd.DataFrame, raw: pd.DataFrame
+) -> pd.DataFrame:
+    """Per validation row: keys, series label, actual, the checked model's forecast and band,
+    the served band, and both baselines (rows in the features' order)."""
+    keys = row_keys(series_keys(valid))
+    frame = valid[[*keys, SERIES, VALUE]].reset_index(drop=True)
+    frame[PREDICTION] = checked[PREDICTION].to_numpy()
+    for column in (P10, P90):
+        frame[column] = checked[column].to_numpy() if column in checked else np.nan
+    frame[SERVED_P10] = served[P10].to_numpy() if P10 in served else np.nan
+    frame[SERVED_P90] = served[P90].to_numpy() if P90 in served else np.nan
+    return frame.merge(seasonal_naive(raw, list(valid[ORIGIN].unique())), on=keys, how="left")
 
 
 def _plan(days: pd.DatetimeIndex, rows_per_day: int, params: TrainingParams) -> pd.Series:
