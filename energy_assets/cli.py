@@ -229,18 +229,22 @@ def backtest(args: argparse.Namespace) -> int:
 
     from energy_assets.domain.forecasting.backtest import backtest as run_backtest
     from energy_assets.domain.sources.files import read_consumption_file
+    from energy_assets.progress import steps
 
     params = check_backtest_args(args)
     history = read_consumption_file(args.data)
     _within_data(history, args.start, args.end, args.data)
     started = time.perf_counter()
-    result = run_backtest(
-        history,
-        pd.Timestamp(args.start, tz="UTC"),
-        pd.Timestamp(args.end, tz="UTC"),
-        params,
-        refit=args.refit,
-    )
+    days = (args.end - args.start).days + 1
+    with steps("backtest", days, "origins") as progress:  # on a terminal only, on stderr
+        result = run_backtest(
+            history,
+            pd.Timestamp(args.start, tz="UTC"),
+            pd.Timestamp(args.end, tz="UTC"),
+            params,
+            refit=args.refit,
+            on_origin=progress.update,
+        )
     seconds = time.perf_counter() - started
     report = {
         **result.to_json_dict(),

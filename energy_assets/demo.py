@@ -18,6 +18,7 @@ from energy_assets.definitions import build_definitions
 from energy_assets.domain.forecasting.model import MODEL_URI
 from energy_assets.domain.sources import source_from_settings
 from energy_assets.instance import local_instance
+from energy_assets.progress import Steps, steps
 from energy_assets.settings import Settings, SourceKind, load_settings, redact_url
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import Storage, object_key, storage_from_settings
@@ -30,6 +31,8 @@ DEMO_STUDY = {
     "search_space": {"num_boost_round": {"kind": "int", "low": 100, "high": 250, "step": 50}},
 }
 DEMO_TRAINING_WEEKS = 4
+# ingest, features, study, two weekly models, predictions, monitoring, drift, one alert tick
+DEMO_STAGES = 9
 
 
 class Demo:
@@ -39,6 +42,7 @@ class Demo:
         self.job = self.defs.resolve_implicit_global_asset_job_def()
         self.instance = local_instance()
         self.ok = True
+        self.progress = Steps("demo", DEMO_STAGES, "stages")  # shown by run_demo on a terminal
 
     def run(
         self,
@@ -50,6 +54,8 @@ class Demo:
         label: str | None = None,
     ) -> dg.ExecuteInProcessResult:
         """Materialize one asset: one partition, a single-run range of days, or unpartitioned."""
+        name = f"{asset} {label or (f'{days[0]}..{days[1]}' if days else '')}"
+        self.progress.start(name)
         tags = (
             {
                 "dagster/asset_partition_range_start": days[0].isoformat(),
@@ -66,7 +72,8 @@ class Demo:
             run_config={**QUIET, **({"ops": config} if config else {})},
             raise_on_error=False,
         )
-        self.report(f"{asset} {label or (f'{days[0]}..{days[1]}' if days else '')}", result)
+        self.report(name, result)
+        self.progress.advance()
         return result
 
     def report(self, label: str, result: dg.ExecuteInProcessResult) -> None:
@@ -98,6 +105,7 @@ class Demo:
 
     def alert_tick(self, storage: Storage) -> None:
         """One evaluation of the MAPE alert sensor over every monitored day in the instance."""
+        self.progress.start(f"{names.MAPE_ALERT_SENSOR}: one tick")
         sensor = self.defs.resolve_sensor_def(names.MAPE_ALERT_SENSOR)
         log = AlertLog(storage)
         before = {a.key for a in log.read()}
@@ -129,6 +137,7 @@ class Demo:
             f"  {names.ALERT_OUTBOX_SENSOR}: {len(log.read())} alerts "
             f"logged, {len(log.pending())} waiting for delivery"
         )
+        self.progress.advance()
 
 
 def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
@@ -156,21 +165,23 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     print(f"storage:  {settings.storage_uri}")
     print(f"instance: {demo.instance.root_directory}\n")
 
-    demo.run(names.RAW, days=(first, last))
-    demo.run(names.FEATURES, days=(first, last))
-    study_end = week1 - dt.timedelta(days=1)
-    demo.run(
-        names.HYPERPARAMETERS,
-        label=f"{DEMO_STUDY['n_trials']} trials to {study_end}",
-        config={names.HYPERPARAMETERS: {"config": {**DEMO_STUDY, "end_date": str(study_end)}}},
-    )
-    for week in (week1, week2):
-        demo.run(names.MODEL, partition=week.isoformat(), label=f"week {week}")
-    week_end = week2 + dt.timedelta(days=6)
-    for asset in (names.PREDICTIONS, names.MONITORING, names.DRIFT):
-        demo.run(asset, days=(week1, week_end))
-    demo.print_drift(storage, week1, week_end)
-    demo.alert_tick(storage)
+    # Stages done, elapsed and left on a terminal; the printed runs go above the bar.
+    with steps("demo", DEMO_STAGES, "stages") as demo.progress:
+        demo.run(names.RAW, days=(first, last))
+        demo.run(names.FEATURES, days=(first, last))
+        study_end = week1 - dt.timedelta(days=1)
+        demo.run(
+            names.HYPERPARAMETERS,
+            label=f"{DEMO_STUDY['n_trials']} trials to {study_end}",
+            config={names.HYPERPARAMETERS: {"config": {**DEMO_STUDY, "end_date": str(study_end)}}},
+        )
+        for week in (week1, week2):
+            demo.run(names.MODEL, partition=week.isoformat(), label=f"week {week}")
+        week_end = week2 + dt.timedelta(days=6)
+        for asset in (names.PREDICTIONS, names.MONITORING, names.DRIFT):
+            demo.run(asset, days=(week1, week_end))
+        demo.print_drift(storage, week1, week_end)
+        demo.alert_tick(storage)
     print_outputs(storage, week_end)
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
     store = redact_url(settings.tracking_uri)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -259,3 +264,74 @@ def test_good_arguments_run_and_write_the_report(
     written = json.loads(report.read_text())
     assert written["params"] == {"num_boost_round": 30, "num_leaves": 15}
     assert set(written) >= {"model", "naive_24h", "naive_168h", "per_series"}
+
+
+# -- progress: on a terminal only ---------------------------------------------------------------
+
+
+def command(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "energy_assets.cli", *argv]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_no_progress_where_stderr_is_not_a_terminal(de35_csv: Path) -> None:
+    """Logs and pipes get the results only: no bar, no escape sequences."""
+    argv = ["--data", str(de35_csv), "--start", "2023-01-22", "--end", "2023-01-23"]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    proc = subprocess.run(
+        command("backtest", *argv), capture_output=True, text=True, timeout=600, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 origins, daily refit" in proc.stdout
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b" not in stream and "\r" not in stream and "\u2501" not in stream
+    assert "elapsed" not in proc.stderr and "origins" not in proc.stderr
+
+
+def read_terminal(fd: int, proc: subprocess.Popen[str], timeout: float = 300) -> str:
+    """Everything the process writes to the terminal, until it exits."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    else:
+        proc.kill()
+        pytest.fail("the command did not finish")
+    return shown.decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_a_terminal_shows_the_backtest_progress(history_file: Path) -> None:
+    """stderr on a terminal: origins done of the total, time elapsed and left; stdout, a pipe
+    here, keeps the results alone."""
+    terminal, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    try:
+        proc = subprocess.Popen(
+            command("backtest", *backtest_args(history_file)[1:]),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env=env,
+            text=True,
+        )
+        os.close(secondary)
+        shown = read_terminal(terminal, proc)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+    assert proc.returncode == 0, shown[-2000:]
+    assert "backtest" in shown and "2/2 origins" in shown
+    assert "elapsed" in shown and "0:00:00 left" in shown
+    assert "2 origins, daily refit" in out and "\x1b" not in out

@@ -49,10 +49,12 @@ def backtest(
     params: Mapping[str, Any] | None = None,
     refit: str = "daily",
     on_model: Callable[[int, int], None] | None = None,
+    on_origin: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Origins at 00:00 UTC of each day from `start` to `end` inclusive; each model is trained
     on everything known before the first origin it forecasts. `on_model(done, total)` is
-    called after each model."""
+    called after each model, `on_origin(done, total)` after each origin is forecast (with
+    weekly refits, once per origin of the week when its model has forecast them)."""
     origins = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
     groups = refit_groups(origins, refit)
     # Features at an origin depend only on data before it, so one build serves every fit.
@@ -60,6 +62,7 @@ def backtest(
     train = build_features(history, pd.date_range(first, origins[-1], freq="D", tz="UTC"))
     test = build_features(history, list(origins))
     parts = []
+    forecast = 0
     for done, group in enumerate(groups, start=1):
         # Only horizons whose hours all lie before the first forecast origin are known.
         known = train[ORIGIN] <= group[0] - pd.Timedelta(hours=HORIZON)
@@ -67,6 +70,10 @@ def backtest(
         parts.append(predict(model, test[test[ORIGIN].isin(group)]))
         if on_model:
             on_model(done, len(groups))
+        for _ in group:
+            forecast += 1
+            if on_origin:
+                on_origin(forecast, len(origins))
     return _scored(pd.concat(parts, ignore_index=True), test, history, origins)
 
 
