@@ -17,6 +17,7 @@ from dash_app.store import DashboardStore
 from energy_assets.settings import Settings, load_settings
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_VERSION = re.compile(r"^[1-9]\d{0,8}$")
 # The largest body the dashboard takes: a Dash callback's JSON (its inputs and state), a few KB.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -104,6 +105,17 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
         report = store.drift_report(day)
         if report is None:
             return jsonify({"error": f"no drift report stored for {day}"}), 404
+        return Response(report, mimetype="text/html")
+
+    @server.get("/reports/model/<week>/<version>")
+    def _model_report(week: str, version: str) -> Response | tuple[Response, int]:
+        if not _DAY.match(week):
+            return jsonify({"error": f"not a week: {week!r}"}), 400
+        if not _VERSION.match(version):
+            return jsonify({"error": f"not a model version: {version!r}"}), 400
+        report = store.model_report(week, version)
+        if report is None:
+            return jsonify({"error": f"no report stored for version {version} of {week}"}), 404
         return Response(report, mimetype="text/html")
 
 

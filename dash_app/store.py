@@ -16,6 +16,7 @@ from energy_assets import names
 from energy_assets.settings import Settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.drift_store import report_html
+from energy_assets.storage.model_reports import load_report
 from energy_assets.storage.objects import ObjectNotFound, Storage, object_key, storage_from_settings
 
 T = TypeVar("T")
@@ -123,3 +124,8 @@ class DashboardStore:
             return self.storage.read_bytes(object_key(names.DRIFT, day, "html"))
         except ObjectNotFound:
             return None
+
+    def model_report(self, week: str, version: str) -> str | None:
+        """The report of a week's model version, or None when none is stored (not cached: a
+        person's decision rewrites it)."""
+        return load_report(self.storage, week, version)

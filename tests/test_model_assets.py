@@ -278,6 +278,38 @@ def test_each_week_registers_a_new_tagged_version_that_passes_the_gate(
     assert pipeline.champion() == pipeline.record(W2)["model_version"]
 
 
+def stored_report(storage: Path, result: dg.ExecuteInProcessResult, week: str) -> str:
+    """The report the week's model run linked in its metadata: stored beside the model's
+    partition, and the same page logged to the version's MLflow run."""
+    import mlflow
+
+    record = json.loads((storage / "forecast_model" / f"{week}.json").read_text())
+    path = storage / "forecast_model" / week / f"report-v{record['model_version']}.html"
+    assert materializations(result, MODEL_KEY)[week]["report"] == path.as_uri()
+    page = path.read_text()
+    logged = mlflow.artifacts.load_text(f"runs:/{record['mlflow_run_id']}/model_report.html")
+    assert logged == page
+    return page
+
+
+def test_each_version_has_a_report_linked_stored_and_logged(pipeline: Pipeline) -> None:
+    from energy_assets.domain.forecasting.report import SECTIONS, section_ids
+
+    pages = {}
+    for week, result in pipeline.models.items():
+        pages[week] = page = stored_report(pipeline.storage, result, week)
+        assert section_ids(page) == list(SECTIONS)
+        [gate] = evaluations(pipeline.instance, result.run_id)
+        verdict = "passed" if gate.passed else "failed"
+        assert f'id="gate-verdict">{verdict}<' in page
+    # The first version had no champion to compare with; the second is compared with it, on
+    # days it never trained on.
+    assert "There is no champion yet" in pages[W1]
+    first_uri = pipeline.record(W1)["model_uri"]
+    assert f"<code>{first_uri}</code> forecast the same validation days" in pages[W2]
+    assert 'data-metric="champion-wape"' in pages[W2] and "favours it" not in pages[W2]
+
+
 def test_promotion_keeps_a_later_weeks_champion(pipeline: Pipeline) -> None:
     import mlflow
 
@@ -811,6 +843,7 @@ def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Pat
 
     model = run(defs, instance, [MODEL_KEY], partition=week)
     assert model.success, failure_text(model)
+    assert 'id="gate-verdict">passed<' in stored_report(settings.storage_dir, model, week)
     record = json.loads((settings.storage_dir / "forecast_model" / f"{week}.json").read_text())
     assert URI.match(record["model_uri"])
     # Three training weeks before the week; the raw days before them are lag history only.

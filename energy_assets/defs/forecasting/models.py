@@ -8,6 +8,7 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.defs.automation import recent_eager
+from energy_assets.defs.forecasting.model_report import publish_report
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, run_window
 from energy_assets.domain import tracking
@@ -87,7 +88,10 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         reference = build_reference(trained.features)
         save_reference(parquet_io_manager.storage, week, record.model_version, reference)
         context.log.info(f"week {week}: registered {record.model_uri}")
-        return dg.Output(record.to_dict(), metadata=metadata_values(_summary(record)))
+        report = publish_report(
+            context, trained, record, raw, parquet_io_manager.storage, mlflow_tracking.tracking_uri
+        )
+        return dg.Output(record.to_dict(), metadata={**metadata_values(_summary(record)), **report})
 
     return forecast_model
 
