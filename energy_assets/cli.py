@@ -269,6 +269,66 @@ def backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- model: the registry's versions, and a person's approval of a candidate ----------------
+
+
+def _login() -> str:
+    """Who runs the command: $USER, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
+def _unreachable(prog: str, exc: Exception) -> int:
+    """Storage or the MLflow server failed: one line, exit 1 (the input was fine)."""
+    _fail(prog, f"{type(exc).__name__}: {exc}")
+    return 1
+
+
+def model_decide(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from energy_assets.settings import load_settings
+    from energy_assets.storage.approvals import decide
+    from energy_assets.storage.objects import StorageError
+
+    settings = load_settings()
+    by = args.by if args.by is not None else _login()
+    try:
+        outcome = decide(settings, args.version, args.action, by, args.reason)
+    except (StorageError, MlflowException) as exc:
+        return _unreachable(args.prog, exc)
+    entry = outcome.decision
+    print(f"v{entry.version} (week {entry.week}) {entry.decision} by {entry.by} at {entry.at}")
+    champion = f"v{outcome.champion}" if outcome.champion else "none"
+    print(f"champion: {champion}")
+    return 0
+
+
+def model_list(args: argparse.Namespace) -> int:
+    from energy_assets.domain import tracking
+    from energy_assets.settings import load_settings
+
+    settings = load_settings()
+    versions = tracking.list_versions(settings.registered_model, settings.tracking_uri)
+    required = settings.require_approval
+    serving = {
+        w: s.uri
+        for w in {v.week for v in versions}
+        if (s := tracking.serving_of(versions, w, required)) is not None
+    }
+    print(f"approval {'required' if required else 'not required'}")
+    print(f"{'version':>7s}  {'week':10s}  {'gate':7s}  {'approval':12s}  serving")
+    for v in versions:
+        approval = v.approval or ("-" if v.gate != "passed" else tracking.NOT_REQUIRED)
+        served = "yes" if serving.get(v.week) == v.uri else "no"
+        print(f"{v.version:>7s}  {v.week:10s}  {v.gate or '-':7s}  {approval:12s}  {served}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +359,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json", type=Path, help="write the report here (only once the backtest has finished)"
     )
     p_bt.set_defaults(func=backtest, prog=p_bt.prog)
+
+    p_model = commands.add_parser("model", help="registered model versions and their approval")
+    model_commands = p_model.add_subparsers(dest="model_command", required=True)
+    p_list = model_commands.add_parser(
+        "list", help="versions with their week, gate verdict, approval and whether they serve"
+    )
+    p_list.set_defaults(func=model_list, prog=p_list.prog)
+    for action in ("approve", "reject"):
+        p_decide = model_commands.add_parser(
+            action, help=f"{action} a candidate version (ENERGY_REQUIRE_APPROVAL)"
+        )
+        p_decide.add_argument("version", help="the version number, e.g. 7")
+        p_decide.add_argument("--reason", required=True, help="why; kept with the decision")
+        p_decide.add_argument("--by", help="who decides (default $USER or the login name)")
+        p_decide.set_defaults(func=model_decide, action=action, prog=p_decide.prog)
 
     try:
         args = parser.parse_args(argv)

@@ -264,6 +264,8 @@ class Settings(BaseSettings):
     training_weeks: int = Field(default=104, ge=2, le=520)
     validation_days: int = Field(default=7, ge=1, le=60)
     optuna_storage: SecretStr | None = None
+    # A version that passes its gate also needs a person's approval (dashboard or CLI) to serve.
+    require_approval: bool = False
 
     # Monitoring and alerts. Day-ahead pooled MAPE of the model on the real Jan 2023 slice ran
     # 4.4-11.9% a day (median 6.0%): WARN flags the worst fifth of such days, ALERT lies above

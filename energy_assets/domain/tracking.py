@@ -210,68 +210,191 @@ def _check_artifacts(uri: str, run_id: str, client: Any) -> None:
         )
 
 
-def record_gate(registered_model: str, version: str, passed: bool) -> None:
-    """Keep the promotion gate's verdict on the version, where every later run can see it."""
+# Human approval (ENERGY_REQUIRE_APPROVAL). The state lives in tags on the model version, next
+# to the gate's verdict, so every run and the dashboard read the same answer:
+#   approval = candidate     passed its gate while approval was required; awaits a person
+#            = approved      a person approved it (approval_by, approval_at, approval_reason)
+#            = rejected      a person rejected it; it never serves, whatever the setting
+#            = not_required  passed its gate while approval was off: the gate alone promoted it
+# A version that passed its gate before approval existed has no approval tag and counts as
+# not_required: switching approval on never stops a version that already serves.
+APPROVAL_TAG = "approval"
+APPROVAL_BY_TAG = "approval_by"
+APPROVAL_AT_TAG = "approval_at"
+APPROVAL_REASON_TAG = "approval_reason"
+CANDIDATE, APPROVED, REJECTED, NOT_REQUIRED = "candidate", "approved", "rejected", "not_required"
+
+
+def _client(tracking_uri: str | None = None) -> Any:
     import mlflow
 
-    mlflow.MlflowClient().set_model_version_tag(
+    return mlflow.MlflowClient(tracking_uri=tracking_uri)
+
+
+def record_gate(
+    registered_model: str, version: str, passed: bool, *, require_approval: bool = False
+) -> None:
+    """Keep the promotion gate's verdict on the version, where every later run can see it. A
+    pass is marked a candidate first when a person must approve it, so no reader ever sees it
+    as passed without its approval state."""
+    client = _client()
+    if passed:
+        state = CANDIDATE if require_approval else NOT_REQUIRED
+        client.set_model_version_tag(registered_model, version, APPROVAL_TAG, state)
+    client.set_model_version_tag(
         registered_model, version, GATE_TAG, "passed" if passed else "failed"
     )
 
 
+def version_tags(uri: str, tracking_uri: str) -> dict[str, str]:
+    name, version = parse_version_uri(uri)
+    return dict(_client(tracking_uri).get_model_version(name, version).tags or {})
+
+
 def gate_status(uri: str, tracking_uri: str) -> str | None:
     """'passed', 'failed', or None when the gate never judged this version."""
+    return version_tags(uri, tracking_uri).get(GATE_TAG)
+
+
+def eligible(tags: Mapping[str, str], require_approval: bool) -> bool:
+    """May the version serve: its gate passed, no person rejected it and, when approval is
+    required, it is not still waiting for one."""
+    if tags.get(GATE_TAG) != "passed":
+        return False
+    approval = tags.get(APPROVAL_TAG)
+    if approval == REJECTED:
+        return False
+    return not (require_approval and approval == CANDIDATE)
+
+
+def why_not(tags: Mapping[str, str], require_approval: bool) -> str | None:
+    """Why a version may not serve, in a few words ('did not pass its gate', 'awaits
+    approval', 'was rejected'); None when it may."""
+    if tags.get(GATE_TAG) != "passed":
+        return "did not pass its gate"
+    if tags.get(APPROVAL_TAG) == REJECTED:
+        return "was rejected"
+    if require_approval and tags.get(APPROVAL_TAG) == CANDIDATE:
+        return "awaits approval"
+    return None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A registered version as the registry lists it: its week, verdicts and decision."""
+
+    name: str
+    version: str
+    week: str
+    gate: str | None
+    approval: str | None
+    approval_by: str | None
+    approval_at: str | None
+    approval_reason: str | None
+    run_id: str | None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        pairs = {GATE_TAG: self.gate, APPROVAL_TAG: self.approval}
+        return {k: v for k, v in pairs.items() if v is not None}
+
+    @classmethod
+    def of(cls, registered: Any) -> VersionInfo:
+        tags = registered.tags or {}
+        return cls(
+            name=str(registered.name),
+            version=str(registered.version),
+            week=str(tags.get(WEEK_TAG, "")),
+            gate=tags.get(GATE_TAG),
+            approval=tags.get(APPROVAL_TAG),
+            approval_by=tags.get(APPROVAL_BY_TAG),
+            approval_at=tags.get(APPROVAL_AT_TAG),
+            approval_reason=tags.get(APPROVAL_REASON_TAG),
+            run_id=registered.run_id,
+        )
+
+
+def list_versions(registered_model: str, tracking_uri: str) -> list[VersionInfo]:
+    """Every registered version of the model, newest first."""
+    found = _client(tracking_uri).search_model_versions(f"name = '{registered_model}'")
+    return sorted((VersionInfo.of(v) for v in found), key=lambda v: -int(v.version))
+
+
+def get_version(registered_model: str, version: str, tracking_uri: str) -> VersionInfo | None:
     import mlflow
 
-    name, version = parse_version_uri(uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    tags = mlflow.MlflowClient().get_model_version(name, version).tags or {}
-    return tags.get(GATE_TAG)
+    try:
+        return VersionInfo.of(_client(tracking_uri).get_model_version(registered_model, version))
+    except mlflow.exceptions.MlflowException:
+        return None
 
 
 @dataclass(frozen=True)
 class Serving:
-    """The version that serves a week: its own newest passing one, else an earlier week's."""
+    """The version that serves a week: its own newest eligible one, else an earlier week's."""
 
     uri: str
     week: str  # the week the version was trained for
 
-    def fallback_note(self, week: str, candidate: str) -> str | None:
+    def fallback_note(
+        self, week: str, candidate: str, why: str = "did not pass its gate"
+    ) -> str | None:
+        """Why `candidate` (the week's newest version) does not serve, and what does."""
         if self.uri == candidate:
             return None
+        if why == "did not pass its gate":
+            if self.week == week:
+                return f"{candidate} did not pass its gate; week {week} stays on {self.uri}"
+            return (
+                f"week {week} has no version that passed its gate ({candidate} did not); "
+                f"served by {self.uri} of week {self.week}"
+            )
         if self.week == week:
-            return f"{candidate} did not pass its gate; week {week} stays on {self.uri}"
+            return f"{candidate} {why}; week {week} stays on {self.uri}"
         return (
-            f"week {week} has no version that passed its gate ({candidate} did not); "
+            f"week {week} has no approved version ({candidate} {why}); "
             f"served by {self.uri} of week {self.week}"
         )
 
 
-def newest_passing(registered_model: str, week: str, tracking_uri: str) -> Serving | None:
-    """The newest version of `week` that passed its gate; without one, the newest passing
-    version of the latest earlier week: a failed model never takes over, and serving never
-    stops while an earlier one is good. None when no version up to `week` passed."""
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    versions = client.search_model_versions(f"name = '{registered_model}'")
-    passed = [
-        (str((v.tags or {}).get(WEEK_TAG, "")), int(v.version))
+def serving_of(
+    versions: list[VersionInfo], week: str, require_approval: bool, *, exclude: str | None = None
+) -> Serving | None:
+    """The newest eligible version of `week`; without one, the newest eligible version of the
+    latest earlier week. None when no version up to `week` may serve."""
+    ok = [
+        (v.week, int(v.version), v)
         for v in versions
-        if (v.tags or {}).get(GATE_TAG) == "passed"
-        and str((v.tags or {}).get(WEEK_TAG, "")) <= week
+        if v.week <= week and v.version != exclude and eligible(v.tags, require_approval)
     ]
-    if not passed:
+    if not ok:
         return None
-    best_week, best_version = max(passed)
-    return Serving(f"models:/{registered_model}/{best_version}", best_week)
+    best_week, _, best = max(ok, key=lambda item: (item[0], item[1]))
+    return Serving(best.uri, best_week)
+
+
+def newest_eligible(
+    registered_model: str, week: str, tracking_uri: str, *, require_approval: bool = False
+) -> Serving | None:
+    """The version that serves `week`: a failed, rejected or (when approval is required)
+    unapproved model never takes over, and serving never stops while an earlier one is good."""
+    return serving_of(list_versions(registered_model, tracking_uri), week, require_approval)
+
+
+def newest_passing(registered_model: str, week: str, tracking_uri: str) -> Serving | None:
+    """`newest_eligible` with approval off: the gate alone decides."""
+    return newest_eligible(registered_model, week, tracking_uri, require_approval=False)
 
 
 def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
     """`models:/<name>/<version>` of the version holding the champion alias, or None."""
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = _client(tracking_uri)
     try:
         version = client.get_model_version_by_alias(registered_model, CHAMPION)
     except mlflow.exceptions.MlflowException:
@@ -279,11 +402,22 @@ def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
     return f"models:/{registered_model}/{version.version}"
 
 
-def promote(registered_model: str, version: str, week: str) -> bool:
-    """Give `version` the champion alias unless the champion is of a later week."""
+def promote(
+    registered_model: str,
+    version: str,
+    week: str,
+    *,
+    require_approval: bool = False,
+    tracking_uri: str | None = None,
+) -> bool:
+    """Give `version` the champion alias unless it may not serve (gate, rejection, or approval
+    still pending when required) or the champion is of a later week."""
     import mlflow
 
-    client = mlflow.MlflowClient()
+    client = _client(tracking_uri)
+    tags = client.get_model_version(registered_model, version).tags or {}
+    if not eligible(tags, require_approval):
+        return False
     try:
         current = client.get_model_version_by_alias(registered_model, CHAMPION)
         current_week = (current.tags or {}).get(WEEK_TAG, "")
@@ -293,3 +427,59 @@ def promote(registered_model: str, version: str, week: str) -> bool:
         pass  # no champion yet
     client.set_registered_model_alias(registered_model, CHAMPION, version)
     return True
+
+
+def record_decision(
+    registered_model: str,
+    version: str,
+    decision: str,
+    *,
+    by: str,
+    at: str,
+    reason: str,
+    tracking_uri: str | None = None,
+) -> str | None:
+    """Keep a person's decision on a candidate in its tags (state last, so the state is never
+    newer than who, when and why), then move the champion alias:
+
+    - approved: the version becomes champion unless the champion is of a later week;
+    - rejected: a rejected version never holds the alias. Should it hold it (approval switched
+      on after the gate promoted it), the alias goes back to the newest eligible version, or
+      is removed when there is none: no champion is better than a rejected one.
+
+    Returns the champion's version afterwards (None when there is none)."""
+    import mlflow
+
+    if decision not in (APPROVED, REJECTED):
+        raise ValueError(f"decision must be {APPROVED!r} or {REJECTED!r}, not {decision!r}")
+    client = _client(tracking_uri)
+    client.set_model_version_tag(registered_model, version, APPROVAL_BY_TAG, by)
+    client.set_model_version_tag(registered_model, version, APPROVAL_AT_TAG, at)
+    client.set_model_version_tag(registered_model, version, APPROVAL_REASON_TAG, reason)
+    client.set_model_version_tag(registered_model, version, APPROVAL_TAG, decision)
+    info = get_version(registered_model, version, client.tracking_uri)
+    week = info.week if info else ""
+    if decision == APPROVED:
+        promote(
+            registered_model,
+            version,
+            week,
+            require_approval=True,
+            tracking_uri=client.tracking_uri,
+        )
+    else:
+        try:
+            current = str(client.get_model_version_by_alias(registered_model, CHAMPION).version)
+        except mlflow.exceptions.MlflowException:
+            current = None
+        if current == version:
+            versions = list_versions(registered_model, client.tracking_uri)
+            newest = max((v.week for v in versions), default="")
+            fallback = serving_of(versions, newest, True, exclude=version)
+            if fallback is None:
+                client.delete_registered_model_alias(registered_model, CHAMPION)
+            else:
+                _, best = parse_version_uri(fallback.uri)
+                client.set_registered_model_alias(registered_model, CHAMPION, best)
+    found = champion_uri(registered_model, client.tracking_uri)
+    return parse_version_uri(found)[1] if found else None

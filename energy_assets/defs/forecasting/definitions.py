@@ -12,6 +12,7 @@ from energy_assets.defs.forecasting.models import build_forecast_model, build_pr
 from energy_assets.defs.forecasting.predictions import build_predictions
 from energy_assets.defs.partitions import Partitions
 from energy_assets.settings import Settings
+from sensors.approval import build_model_approval_sensor
 
 
 def build_retune_job(partitions: Partitions) -> dg.UnresolvedAssetJobDefinition:
@@ -32,6 +33,7 @@ def build_forecasting_definitions(settings: Settings, partitions: Partitions) ->
             build_forecast_model(settings, partitions),
             build_predictions(settings, partitions),
         ],
-        asset_checks=[build_promotion_gate(partitions)],
+        asset_checks=[build_promotion_gate(partitions, settings.require_approval)],
         jobs=[build_retune_job(partitions)],
+        sensors=[build_model_approval_sensor(settings)],
     )

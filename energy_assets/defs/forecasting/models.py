@@ -151,7 +151,9 @@ def _summary(record: ModelRecord) -> dict[str, Any]:
     }
 
 
-def build_promotion_gate(partitions: Partitions) -> dg.AssetChecksDefinition:
+def build_promotion_gate(
+    partitions: Partitions, require_approval: bool = False
+) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=names.MODEL,
         name=names.GATE,
@@ -169,11 +171,16 @@ def build_promotion_gate(partitions: Partitions) -> dg.AssetChecksDefinition:
         record = ModelRecord.from_dict(stored)
         passed, problems = gate_verdict(record.validation, record.forecasts_finite_non_negative)
         mlflow_tracking.activate()
-        tracking.record_gate(record.model_name, record.model_version, passed)
-        promoted = passed and tracking.promote(record.model_name, record.model_version, record.week)
+        name, version = record.model_name, record.model_version
+        tracking.record_gate(name, version, passed, require_approval=require_approval)
+        # With approval required a pass makes a candidate: champion only once a person approves.
+        promoted = passed and tracking.promote(
+            name, version, record.week, require_approval=require_approval
+        )
+        serves = "awaits approval" if passed and require_approval else "may serve"
         return dg.AssetCheckResult(
             passed=passed,
-            description="; ".join(problems) if problems else f"{record.model_uri} may serve",
+            description="; ".join(problems) if problems else f"{record.model_uri} {serves}",
             metadata=metadata_values(
                 {"model_uri": record.model_uri, "champion": promoted, "problems": problems}
             ),

@@ -20,6 +20,8 @@ from resources.mlflow_resource import MlflowResource
 
 
 def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
+    require_approval = settings.require_approval
+
     @dg.asset(
         key=names.PREDICTIONS,
         **daily_table(partitions.served_days, TIME),
@@ -43,7 +45,7 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
             week = partitions.week_of(day)
             if week not in serving:
                 record = ModelRecord.from_dict(models[week])
-                serving[week], note = serving_uri(record, mlflow_tracking)
+                serving[week], note = serving_uri(record, mlflow_tracking, require_approval)
                 if note:
                     context.log.warning(note)
                     notes[week] = note
@@ -68,19 +70,32 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
     return predictions
 
 
-def serving_uri(record: ModelRecord, mlflow_tracking: MlflowResource) -> tuple[str, str | None]:
+def serving_uri(
+    record: ModelRecord, mlflow_tracking: MlflowResource, require_approval: bool = False
+) -> tuple[str, str | None]:
     """The explicit version that serves the record's week, and a note when it is not the
-    record's own: the week's model is used once its promotion gate passed; a version that failed
-    (or was never judged) gives way to the week's newest passing version, else an earlier
-    week's."""
+    record's own: the week's model is used once its promotion gate passed and, when approval is
+    required, a person approved it; a version that failed, was never judged, awaits approval or
+    was rejected gives way to the week's newest eligible version, else an earlier week's."""
     tracking_uri = mlflow_tracking.tracking_uri
-    status = tracking.gate_status(record.model_uri, tracking_uri)
-    if status == "passed":
+    tags = tracking.version_tags(record.model_uri, tracking_uri)
+    why = tracking.why_not(tags, require_approval)
+    if why is None:
         return record.model_uri, None
-    serving = tracking.newest_passing(record.model_name, record.week, tracking_uri)
+    serving = tracking.newest_eligible(
+        record.model_name, record.week, tracking_uri, require_approval=require_approval
+    )
     if serving is None:
+        state = f"promotion gate status {tags.get(tracking.GATE_TAG)!r}"
+        if why != "did not pass its gate":
+            state = f"approval {tags.get(tracking.APPROVAL_TAG)!r}"
         raise dg.Failure(
-            f"week {record.week}: {record.model_uri} has promotion gate status {status!r} and "
-            "no earlier version passed; retrain the week before predicting with it"
+            f"week {record.week}: {record.model_uri} has {state} and no earlier version may "
+            "serve; "
+            + (
+                "retrain the week before predicting with it"
+                if why == "did not pass its gate"
+                else "approve a version (energy-forecast model approve VERSION --reason ...)"
+            )
         )
-    return serving.uri, serving.fallback_note(record.week, record.model_uri)
+    return serving.uri, serving.fallback_note(record.week, record.model_uri, why)
