@@ -600,7 +600,8 @@ def section_ids(report: str) -> list[str]:
 _LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
-    "legend": {"orientation": "h"},
+    # Above the plot, right-aligned: clear of the axis labels and of the title on the left.
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
 }
 
 _CSS = """
