@@ -125,8 +125,22 @@ def test_the_dashboard_service_account_can_only_read_the_bucket() -> None:
             "dashboard_reads_assets",
             "roles/storage.objectViewer",
             "${google_storage_bucket.assets.name}",
-        )
+        ),
+        (
+            "google_storage_bucket_iam_member",
+            "dashboard_appends_model_decisions",
+            "roles/storage.objectCreator",
+            "${google_storage_bucket.assets.name}",
+        ),
     ]
+    # The one write: creating objects under the decisions log's prefix, by an IAM condition.
+    [condition] = resources("google_storage_bucket_iam_member")[
+        "dashboard_appends_model_decisions"
+    ]["condition"]
+    assert condition["expression"].replace('\\"', '"') == (
+        'resource.name.startsWith("projects/_/buckets/${google_storage_bucket.assets.name}'
+        '/objects/${var.gcs_prefix}/model_decisions/")'
+    )
     [run] = resources("google_cloud_run_v2_service").values()
     assert run["template"][0]["service_account"] == "${google_service_account.dashboard.email}"
 
@@ -485,7 +499,7 @@ def test_the_dashboards_role_covers_its_storage_health_check() -> None:
     roles = [
         b["role"]
         for b in resources("google_storage_bucket_iam_member").values()
-        if b["member"] == DASHBOARD
+        if b["member"] == DASHBOARD and "condition" not in b
     ]
     assert roles == ["roles/storage.objectViewer"]
     source = inspect.getsource(GCSStorage.ping)
