@@ -128,7 +128,7 @@ def update_report(storage: Storage, week: str, version: str, decisions: list[Dec
             return False
         updated = report_module.with_decisions(html, mine)
         model_reports.save_report(storage, week, version, updated)
-    except StorageError as exc:
+    except (StorageError, ValueError) as exc:  # ValueError: a report without a decisions block
         # The dashboard's account may only create decisions on GCS: the approval sensor,
         # which runs as the pipeline, re-stores the report from the log.
         log.warning("the report of v%s was not updated here: %s", version, exc)
