@@ -21,6 +21,7 @@ from energy_assets.instance import local_instance
 from energy_assets.progress import Steps, steps
 from energy_assets.settings import Settings, SourceKind, load_settings, redact_url
 from energy_assets.storage.alert_log import AlertLog
+from energy_assets.storage.model_reports import newest_report
 from energy_assets.storage.objects import Storage, object_key, storage_from_settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -183,6 +184,10 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
         demo.print_drift(storage, week1, week_end)
         demo.alert_tick(storage)
     print_outputs(storage, week_end)
+    report = newest_report(storage)
+    if report is not None:
+        week, version, uri = report
+        print(f"\nModel report (week {week}, version {version}): {uri}")
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
     store = redact_url(settings.tracking_uri)
     print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {store})")
