@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, Response, jsonify, request
 
-from dash_app import auth, pages, views
+from dash_app import auth, cards, pages, views
 from dash_app.store import DashboardStore
 from energy_assets.settings import Settings, load_settings
 
@@ -25,16 +26,29 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings: Settings | None = None, store: DashboardStore | None = None) -> Dash:
     settings = settings or load_settings()
     store = store or DashboardStore.from_settings(settings)
+    # Bootstrap's CSS comes from dash_app/assets/ (vendored, served by the app itself, like
+    # every script of Dash and dash-bootstrap-components): the page loads nothing from elsewhere.
     app = Dash(__name__, title="Energy forecasts", suppress_callback_exceptions=True)
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.layout = html.Div(
+    app.layout = dbc.Container(
         [
             dcc.Location(id="url"),
-            html.H1("Danish electricity consumption: day-ahead forecasts"),
-            pages.nav(),
-            html.Div(id="page"),
+            # The status cards follow the pages and refresh every minute.
+            dcc.Interval(id="status-refresh", interval=60_000),
+            html.Header(
+                [
+                    html.H1(
+                        "Danish electricity consumption: day-ahead forecasts",
+                        className="h4 my-3",
+                    ),
+                    pages.nav(),
+                ]
+            ),
+            html.Div(id="status-cards", className="my-3"),
+            html.Main(html.Div(id="page")),
         ],
-        style={"fontFamily": "system-ui, sans-serif", "margin": "0 24px"},
+        fluid=True,
+        className="pb-4",
     )
     _add_callbacks(app, store)
     _add_routes(app.server, store)
@@ -46,6 +60,17 @@ def _add_callbacks(app: Dash, store: DashboardStore) -> None:
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def _page(pathname: str | None) -> html.Div:
         return pages.render_page(store, pathname)
+
+    @app.callback(
+        Output("status-cards", "children"),
+        Input("url", "pathname"),
+        Input("status-refresh", "n_intervals"),
+    )
+    def _cards(_pathname: str | None, _ticks: int | None) -> Any:
+        return cards.render(cards.status_cards(store))
+
+    if (register := getattr(pages.models_module(), "register", None)) is not None:
+        register(app, store)  # the Models page's approve and reject buttons
 
     @app.callback(
         Output("forecast-type", "options"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,6 +14,9 @@ from energy_assets.domain.calendar import LOCAL_TZ
 ACTUAL = "#1f2937"
 FORECAST = "#2563eb"
 BAND = "rgba(37, 99, 235, 0.18)"
+KWH_HOVER = "%{x|%Y-%m-%d %H:%M}: %{y:,.0f} kWh"
+# Room for y-axis labels of feature names in words, and a legend that wraps on a phone.
+LEGEND = {"orientation": "h", "yanchor": "top", "y": -0.2}
 
 
 def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -> go.Figure:
@@ -39,6 +45,7 @@ def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -
                 fill="tonexty",
                 fillcolor=BAND,
                 name="P10-P90",
+                hovertemplate="P10 " + KWH_HOVER + "<extra></extra>",
             )
         )
         fig.add_trace(
@@ -47,6 +54,7 @@ def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -
                 y=forecast["prediction_kwh"],
                 name="forecast",
                 line={"color": FORECAST, "width": 2},
+                hovertemplate="forecast " + KWH_HOVER + "<extra></extra>",
             )
         )
     if not actuals.empty:
@@ -56,14 +64,15 @@ def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -
                 y=actuals["consumption_kwh"],
                 name="actual",
                 line={"color": ACTUAL, "width": 1.5},
+                hovertemplate="actual " + KWH_HOVER + "<extra></extra>",
             )
         )
     fig.update_layout(
         title=title,
-        yaxis_title="kWh per hour",
+        yaxis={"title": {"text": "kWh per hour"}, "tickformat": ","},
         xaxis_title="Danish local time",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h"},
+        legend=LEGEND,
         template="plotly_white",
     )
     return fig
@@ -78,15 +87,25 @@ def accuracy_figure(daily: pd.DataFrame, warn: float, alert: float) -> go.Figure
         ("wape", "pooled WAPE"),
         ("mape_median", "median series MAPE"),
     ):
-        fig.add_trace(go.Scatter(x=daily["day"], y=daily[column], name=name, mode="lines+markers"))
+        fig.add_trace(
+            go.Scatter(
+                x=daily["day"],
+                y=daily[column],
+                name=name,
+                mode="lines+markers",
+                hovertemplate=f"{name} %{{x|%Y-%m-%d}}: %{{y:.1%}}<extra></extra>",
+            )
+        )
     fig.add_hline(y=warn, line={"color": "#d97706", "dash": "dash"}, annotation_text="warn")
     fig.add_hline(y=alert, line={"color": "#dc2626", "dash": "dash"}, annotation_text="alert")
     fig.update_layout(
         yaxis_tickformat=".0%",
+        # One tick a day while there are few (no half-day ticks), Plotly's choice beyond.
+        xaxis={"tickformat": "%b %-d", "dtick": 86_400_000 if len(daily) <= 14 else None},
         template="plotly_white",
         title="Accuracy per day",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h"},
+        legend=LEGEND,
     )
     return fig
 
@@ -108,6 +127,7 @@ def heatmap_figure(series: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         title="MAPE per series and day",
+        xaxis={"type": "category"},
         template="plotly_white",
         height=max(400, 14 * len(table.index)),
         margin={"l": 110, "r": 20, "t": 50, "b": 40},
@@ -115,9 +135,15 @@ def heatmap_figure(series: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def drift_figure(drift: pd.DataFrame) -> go.Figure:
+def wrap(text: str, width: int = 24) -> str:
+    """A long axis label on lines of at most about `width` characters (Plotly's <br>)."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def drift_figure(drift: pd.DataFrame, label: Callable[[str], str] = str) -> go.Figure:
     """Each column's drift distance as a multiple of its threshold, column by day: above 1 the
-    column drifted. `drift` has `day`, `column`, `distance`, `threshold`."""
+    column drifted. `drift` has `day`, `column`, `distance`, `threshold`; `label` names a
+    column in words (the axis shows the words, the hover both the words and the column)."""
     ratio = drift.assign(ratio=drift["distance"] / drift["threshold"])
     table = ratio.pivot_table(index="column", columns="day", values="ratio", aggfunc="mean")
     distance = drift.pivot_table(index="column", columns="day", values="distance").reindex_like(
@@ -126,25 +152,36 @@ def drift_figure(drift: pd.DataFrame) -> go.Figure:
     threshold = drift.pivot_table(index="column", columns="day", values="threshold").reindex_like(
         table
     )
+    columns = [str(c) for c in table.index]
     fig = go.Figure(
         go.Heatmap(
             z=table.to_numpy(),
             x=[str(c)[:10] for c in table.columns],
-            y=list(table.index),
+            y=[wrap(label(c)) for c in columns],
+            text=[[f"{label(c)} ({c})"] * len(table.columns) for c in columns],
             customdata=np.dstack([distance.to_numpy(), threshold.to_numpy()]),
             # Green below the threshold, red from it on; the colour turns at 1.
             colorscale=[[0, "#15803d"], [0.45, "#fde68a"], [0.5, "#f97316"], [1, "#991b1b"]],
             zmin=0,
             zmax=2,
-            colorbar={"title": {"text": "distance / threshold"}},
-            hovertemplate="%{y} %{x}: distance %{customdata[0]:.3f}, threshold "
+            # Below the chart, so that the feature names keep their room on a phone.
+            colorbar={
+                "title": {"text": "distance / threshold", "side": "top"},
+                "orientation": "h",
+                "thickness": 12,
+                "y": -0.12,
+                "yanchor": "top",
+            },
+            hovertemplate="%{text}<br>%{x}: distance %{customdata[0]:.3f}, threshold "
             "%{customdata[1]:.3f}<extra></extra>",
         )
     )
     fig.update_layout(
-        title="Drift distance against threshold, per feature and day",
+        title="Drift against threshold, per feature and day",
         template="plotly_white",
-        height=max(360, 22 * len(table.index)),
-        margin={"l": 120, "r": 20, "t": 50, "b": 40},
+        height=max(360, 44 * len(table.index)) + 120,
+        margin={"l": 20, "r": 20, "t": 50, "b": 120},
+        xaxis={"type": "category"},
+        yaxis={"automargin": True, "tickfont": {"size": 11}},
     )
     return fig

@@ -6,30 +6,54 @@ One list of pages, `PAGES`, serves the navigation, the router and the screenshot
 from __future__ import annotations
 
 import datetime as dt
+import html as html_text
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
+from dash.dash_table.Format import Format, Group, Scheme, Symbol
 
 from dash_app import figures, views
 from dash_app.store import DashboardStore
 from energy_assets import names
+from energy_assets.domain.forecasting.feature_names import label
 from energy_assets.domain.schema import AREA, AREAS, key_label
 from energy_assets.domain.series import SeriesSet
 
-BANNER = {
-    "background": "#fef3c7",
-    "border": "1px solid #d97706",
-    "padding": "8px 12px",
-    "margin": "8px 0",
-    "borderRadius": "4px",
-}
+BANNER: dict[str, str] = {}  # shown: the banner's look comes from its Bootstrap alert classes
 HIDDEN = {"display": "none"}
 ALERT_COLUMNS = ("raised_at", "level", "day", "message")
+# Bootstrap 5.3's subtle warning and danger backgrounds (and their text colours): the accuracy
+# table's MAPE cells above the warn and above the alert threshold.
+AMBER = {"backgroundColor": "#fff3cd", "color": "#664d03"}
+RED = {"backgroundColor": "#f8d7da", "color": "#58151c"}
+PERCENT: Any = Format(precision=1, scheme=Scheme.fixed, symbol=Symbol.yes, symbol_suffix=" %")
+KWH: Any = Format(
+    precision=0, scheme=Scheme.fixed, group=Group.yes, symbol=Symbol.yes, symbol_suffix=" kWh"
+)
+TABLE_STYLE = {
+    "style_table": {"overflowX": "auto"},
+    "style_cell": {
+        "fontFamily": "inherit",
+        "fontSize": "0.875rem",
+        "padding": "4px 6px",
+        "whiteSpace": "normal",
+        "height": "auto",
+        "minWidth": "48px",
+    },
+    "style_header": {"fontWeight": "600", "backgroundColor": "#f8f9fa"},
+    "style_cell_conditional": [{"if": {"column_type": "text"}, "textAlign": "left"}],
+    # Markdown cells hold a paragraph: without its margin they line up with the others.
+    "css": [{"selector": ".dash-cell .cell-markdown p", "rule": "margin: 0"}],
+}
+# No mode bar: on a phone it covers the title. Drag to zoom, double-click to reset.
+GRAPH_CONFIG: Any = {"displayModeBar": False, "responsive": True}
 
 
 def series_options(series: SeriesSet | None, area: str | None) -> list[dict[str, Any]]:
@@ -56,109 +80,185 @@ def forecast_page(store: DashboardStore) -> html.Div:
     options = series_options(series, area)
     return html.Div(
         [
-            html.H2("Forecast"),
-            html.Div(
+            html.H2("Forecast", className="h4"),
+            dbc.Row(
                 [
-                    dcc.Dropdown(
-                        [{"label": a, "value": a} for a in areas],
-                        area,
-                        id="forecast-area",
-                        clearable=False,
-                        style={"width": "140px"},
+                    dbc.Col(
+                        [
+                            dbc.Label("Price area", html_for="forecast-area", className="small"),
+                            dcc.Dropdown(
+                                [{"label": a, "value": a} for a in areas],
+                                area,
+                                id="forecast-area",
+                                clearable=False,
+                            ),
+                        ],
+                        xs=4,
+                        md=2,
                     ),
-                    dcc.Dropdown(
-                        options,
-                        options[0]["value"] if options else None,
-                        id="forecast-type",
-                        clearable=False,
-                        style={"width": "260px"},
+                    dbc.Col(
+                        [
+                            dbc.Label("Series", html_for="forecast-type", className="small"),
+                            dcc.Dropdown(
+                                options,
+                                options[0]["value"] if options else None,
+                                id="forecast-type",
+                                clearable=False,
+                            ),
+                        ],
+                        xs=8,
+                        md=4,
                     ),
-                    dcc.DatePickerSingle(
-                        id="forecast-date",
-                        date=newest,
-                        min_date_allowed=days[0] if days else None,
-                        max_date_allowed=newest,
-                        display_format="YYYY-MM-DD",
+                    dbc.Col(
+                        [
+                            dbc.Label("Day", html_for="forecast-date", className="small d-block"),
+                            dcc.DatePickerSingle(
+                                id="forecast-date",
+                                date=newest,
+                                min_date_allowed=days[0] if days else None,
+                                max_date_allowed=newest,
+                                display_format="YYYY-MM-DD",
+                            ),
+                        ],
+                        xs=12,
+                        md="auto",
                     ),
                 ],
-                style={"display": "flex", "gap": "12px", "alignItems": "center"},
+                className="g-2 align-items-end",
             ),
-            html.Div(id="forecast-banner", style=HIDDEN),
-            html.Div(id="forecast-version", style={"margin": "8px 0", "color": "#374151"}),
-            dcc.Graph(id="forecast-graph"),
+            html.Div(id="forecast-banner", className="alert alert-warning my-2", style=HIDDEN),
+            html.Div(id="forecast-version", className="my-2 text-secondary text-break"),
+            dcc.Graph(id="forecast-graph", config=GRAPH_CONFIG),
         ]
     )
 
 
+def accuracy_colours(warn: float, alert: float) -> list[dict[str, Any]]:
+    """The MAPE cells above the warn threshold amber, above the alert threshold red (the table
+    holds percentages; the later rule wins)."""
+    return [
+        {
+            "if": {"filter_query": f"{{mape}} > {round(limit * 100, 6)}", "column_id": "mape"},
+            **style,
+        }
+        for limit, style in ((warn, AMBER), (alert, RED))
+    ]
+
+
 def accuracy_page(store: DashboardStore) -> html.Div:
+    settings = store.settings
+    warn, alert = settings.mape_warn, settings.mape_alert
     return html.Div(
         [
-            html.H2("Accuracy"),
-            dcc.Graph(id="accuracy-graph", figure=accuracy_over_time(store)),
-            dcc.Dropdown(
-                [{"label": "both areas", "value": "all"}]
-                + [{"label": a, "value": a} for a in AREAS],
-                "all",
-                id="accuracy-area",
-                clearable=False,
-                style={"width": "180px"},
+            html.H2("Accuracy", className="h4"),
+            dcc.Graph(id="accuracy-graph", figure=accuracy_over_time(store), config=GRAPH_CONFIG),
+            dbc.Row(
+                dbc.Col(
+                    [
+                        dbc.Label("Price area", html_for="accuracy-area", className="small"),
+                        dcc.Dropdown(
+                            [{"label": "both areas", "value": "all"}]
+                            + [{"label": a, "value": a} for a in AREAS],
+                            "all",
+                            id="accuracy-area",
+                            clearable=False,
+                        ),
+                    ],
+                    xs=6,
+                    md=3,
+                ),
+                className="g-2 my-2",
             ),
-            html.H3("Per-series MAPE, newest day"),
+            html.H3("Per-series MAPE, newest day", className="h5 mt-3"),
+            html.P(
+                f"Sort by a column's arrows; filter by typing in the row under the headers "
+                f"(e.g. DK2 under series, > 10 under MAPE). MAPE above {warn * 100:g} % is amber, "
+                f"above {alert * 100:g} % red.",
+                className="small text-secondary",
+            ),
             DataTable(
                 id="accuracy-table",
-                columns=[{"name": n, "id": n} for n in ("series", "day", "mape", "wape", "bias")],
+                columns=[
+                    {"name": "series", "id": "series", "type": "text"},
+                    {"name": "MAPE", "id": "mape", "type": "numeric", "format": PERCENT},
+                    {"name": "WAPE", "id": "wape", "type": "numeric", "format": PERCENT},
+                    {"name": "bias", "id": "bias", "type": "numeric", "format": PERCENT},
+                    {"name": "actual", "id": "actual_kwh", "type": "numeric", "format": KWH},
+                ],
                 sort_action="native",
+                filter_action="native",
+                filter_options={"case": "insensitive"},
                 page_size=20,
-                style_cell={"fontFamily": "monospace", "padding": "4px"},
+                style_data_conditional=accuracy_colours(warn, alert),
+                **TABLE_STYLE,  # type: ignore[arg-type]
             ),
-            dcc.Graph(id="accuracy-heatmap"),
+            dcc.Graph(id="accuracy-heatmap", config=GRAPH_CONFIG),
         ]
     )
 
 
 def drift_page(store: DashboardStore) -> html.Div:
     drift = store.all_frames(names.DRIFT)
-    sections: list[Any] = [html.Div("No drift results are stored yet.", style=BANNER)]
+    sections: list[Any] = [dbc.Alert("No drift results are stored yet.", color="warning")]
     if not drift.empty:
         sections = [
-            dcc.Graph(id="drift-chart", figure=figures.drift_figure(drift)),
-            html.H3("Drifted features per day"),
+            dcc.Graph(
+                id="drift-chart", figure=figures.drift_figure(drift, label), config=GRAPH_CONFIG
+            ),
+            html.H3("Drifted features per day", className="h5 mt-3"),
             html.P(
+                "Features are named in words; hover over a name for its column in the model. "
                 "The full Evidently report is stored for the days that drifted. For any other "
                 f"day, launch `{names.DRIFT_REPORT_JOB}` with that day as its partition in the "
-                "Dagster UI; its link appears here."
+                "Dagster UI; its link appears here.",
+                className="small text-secondary",
             ),
             DataTable(
                 id="drift-table",
                 data=cast(Any, drift_rows(drift)),
                 columns=[
                     {"name": "day", "id": "day"},
-                    {"name": "drifted features", "id": "drifted"},
+                    {"name": "drifted features", "id": "drifted", "presentation": "markdown"},
                     {"name": "report", "id": "report", "presentation": "markdown"},
                 ],
+                # Feature names are <abbr> elements whose title is the column name.
+                markdown_options={"html": True},
                 sort_action="native",
                 page_size=15,
-                style_cell={"textAlign": "left", "whiteSpace": "normal", "padding": "4px"},
+                **TABLE_STYLE,  # type: ignore[arg-type]
             ),
         ]
     alerts = store.alerts()
     return html.Div(
         [
-            html.H2("Drift and alerts"),
+            html.H2("Drift and alerts", className="h4"),
             *sections,
-            html.H3("Alerts log"),
+            html.H3("Alerts log", className="h5 mt-3"),
             DataTable(
                 id="alerts-table",
-                data=cast(Any, alerts[list(ALERT_COLUMNS)].to_dict("records")),
-                columns=[{"name": n, "id": n} for n in ALERT_COLUMNS],
+                data=cast(Any, alert_rows(alerts)),
+                columns=[{"name": n.replace("_", " "), "id": n} for n in ALERT_COLUMNS],
                 sort_action="native",
                 page_size=20,
-                style_cell={"textAlign": "left", "whiteSpace": "normal", "padding": "4px"},
+                style_data_conditional=[
+                    {
+                        "if": {"filter_query": f'{{level}} = "{level}"', "column_id": "level"},
+                        **style,
+                    }
+                    for level, style in (("WARN", AMBER), ("ALERT", RED), ("FAILURE", RED))
+                ],
+                **TABLE_STYLE,  # type: ignore[arg-type]
             )
             if not alerts.empty
             else html.Div("No alerts have been raised.", id="alerts-table"),
         ]
     )
+
+
+def feature_markup(column: str) -> str:
+    """A feature named in words, its column name as the tooltip (markdown with HTML)."""
+    words, code = html_text.escape(label(column)), html_text.escape(column, quote=True)
+    return f'<abbr title="{code}" data-feature="{code}">{words}</abbr>'
 
 
 def drift_rows(drift: pd.DataFrame) -> list[dict[str, str]]:
@@ -168,32 +268,36 @@ def drift_rows(drift: pd.DataFrame) -> list[dict[str, str]]:
     for day, group in drift.groupby("day"):
         key = str(day)[:10]
         stored = "report" not in group or bool(group["report"].fillna("").astype(str).ne("").any())
+        drifted = [feature_markup(str(c)) for c in group.loc[group["drifted"], "column"]]
         rows.append(
             {
                 "day": key,
-                "drifted": ", ".join(group.loc[group["drifted"], "column"]) or "none",
+                "drifted": "; ".join(drifted) or "none",
                 "report": f"[report](/reports/drift/{key})" if stored else "",
             }
         )
     return sorted(rows, key=lambda row: row["day"], reverse=True)
 
 
+def alert_rows(alerts: pd.DataFrame) -> list[dict[str, Any]]:
+    """The alerts log, newest first, its times to the minute (UTC)."""
+    rows = alerts[list(ALERT_COLUMNS)].copy()
+    raised = pd.to_datetime(rows["raised_at"], utc=True, errors="coerce")
+    rows["raised_at"] = raised.dt.strftime("%Y-%m-%d %H:%M").fillna(rows["raised_at"].astype(str))
+    return cast(list[dict[str, Any]], rows.iloc[::-1].to_dict("records"))
+
+
 def health_page(store: DashboardStore) -> html.Div:
     status, facts = views.health_facts(store)
     return html.Div(
         [
-            html.H2(f"Health: {status}"),
-            html.Div(
+            html.H2(f"Health: {status}", className="h4"),
+            dbc.ListGroup(
                 [
-                    html.Div(
+                    dbc.ListGroupItem(
                         [html.Strong(f.name), html.Span(f" {f.value}")],
-                        className="fact ok" if f.ok else "fact bad",
-                        style={
-                            "background": "#dcfce7" if f.ok else "#fee2e2",
-                            "padding": "10px",
-                            "margin": "6px 0",
-                            "borderRadius": "4px",
-                        },
+                        color="success" if f.ok else "danger",
+                        className=("fact ok" if f.ok else "fact bad") + " text-break",
                     )
                     for f in facts
                 ],
@@ -206,6 +310,28 @@ def health_page(store: DashboardStore) -> html.Div:
 def accuracy_over_time(store: DashboardStore) -> go.Figure:
     daily = views.daily_accuracy(store)
     return figures.accuracy_figure(daily, store.settings.mape_warn, store.settings.mape_alert)
+
+
+def models_module() -> Any:
+    """dash_app/models.py (the Models page: `layout(store)`, and `register(app, store)` for
+    its callbacks), or None in a checkout without it."""
+    try:
+        return importlib.import_module("dash_app.models")
+    except ImportError:
+        return None
+
+
+def models_page(store: DashboardStore) -> html.Div:
+    """The Models page of dash_app/models.py; where that module is not there, says so."""
+    render = getattr(models_module(), "layout", None)
+    if render is None:
+        return html.Div(
+            [
+                html.H2("Models", className="h4"),
+                dbc.Alert("The models page is not available in this version.", color="secondary"),
+            ]
+        )
+    return cast(html.Div, render(store))
 
 
 @dataclass(frozen=True)
@@ -223,14 +349,17 @@ PAGES: dict[str, Page] = {
         Page("accuracy", "/accuracy", "Accuracy", accuracy_page),
         Page("drift", "/drift", "Drift and alerts", drift_page),
         Page("health", "/health", "Health", health_page),
+        Page("models", "/models", "Models", models_page),
     )
 }
 
 
-def nav() -> html.Nav:
-    return html.Nav(
-        [dcc.Link(p.title, href=p.path, style={"marginRight": "18px"}) for p in PAGES.values()],
-        style={"padding": "10px 0", "borderBottom": "1px solid #e5e7eb"},
+def nav() -> dbc.Nav:
+    return dbc.Nav(
+        [dbc.NavItem(dbc.NavLink(p.title, href=p.path, active="exact")) for p in PAGES.values()],
+        pills=True,
+        className="flex-wrap border-bottom pb-2",
+        id="nav",
     )
 
 
@@ -279,13 +408,19 @@ def update_accuracy(
     if series.empty:
         return [], go.Figure()
     newest = series[series["day"] == series["day"].max()].sort_values("mape", ascending=False)
+
+    def pct(value: Any) -> float | None:
+        return round(float(value) * 100, 4) if pd.notna(value) else None
+
+    # Percentages (22.78 for 0.2278): the table shows "22.8 %" and filters on "> 10".
     rows = [
         {
             "series": r.series,
             "day": str(r.day)[:10],
-            "mape": round(float(r.mape), 4),
-            "wape": round(float(r.wape), 4),
-            "bias": round(float(r.bias), 4),
+            "mape": pct(r.mape),
+            "wape": pct(r.wape),
+            "bias": pct(r.bias),
+            "actual_kwh": round(float(r.actual_kwh), 1) if pd.notna(r.actual_kwh) else None,
         }
         for r in newest.itertuples()
     ]

@@ -244,6 +244,41 @@ def champion_version(store: DashboardStore) -> str | None:
     return store.cached(("champion",), load)
 
 
+def data_freshness(
+    store: DashboardStore, now: dt.datetime | None = None
+) -> tuple[str | None, dt.date, bool]:
+    """The newest stored day of actuals (None when none is), the newest day the source has
+    published by `now`, and whether the stored data is fresh: at most a day behind it."""
+    now = now or dt.datetime.now(dt.UTC)
+    expected = published_day(now, store.settings.publication_delay_days)
+    raw = store.partitions(names.RAW)
+    newest = raw[-1] if raw else None
+    fresh = newest is not None and dt.date.fromisoformat(newest) >= expected - dt.timedelta(days=1)
+    return newest, expected, fresh
+
+
+@dataclass(frozen=True)
+class Serving:
+    day: str  # the newest forecast day
+    week: str  # the Monday (UTC) of its model week, the weekly model's partition key
+    uris: list[str]  # the model URIs its predictions name, `models:/<name>/<version>`
+
+
+def serving_model(store: DashboardStore) -> Serving | None:
+    """The model versions the newest stored predictions came from, or None when no forecast is
+    stored."""
+    days = store.partitions(names.PREDICTIONS)
+    if not days:
+        return None
+    frame = store.frame(names.PREDICTIONS, days[-1])
+    uris: list[str] = []
+    if frame is not None and MODEL_URI in frame.columns:
+        uris = sorted({u for text in frame[MODEL_URI].dropna() for u in str(text).split(", ")})
+    day = dt.date.fromisoformat(days[-1])
+    week = day - dt.timedelta(days=day.weekday())
+    return Serving(days[-1], week.isoformat(), uris)
+
+
 def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple[str, list[Fact]]:
     """Overall status ("ok", "degraded" or "down") and the facts of the health panel.
 
@@ -261,12 +296,7 @@ def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple
     facts = [Fact("storage reachable", reachable, reach_text)]
     if not reachable:
         return "down", facts
-    expected = published_day(now, store.settings.publication_delay_days)
-    raw = store.partitions(names.RAW)
-    newest_raw = raw[-1] if raw else None
-    fresh = newest_raw is not None and dt.date.fromisoformat(newest_raw) >= expected - dt.timedelta(
-        days=1
-    )
+    newest_raw, expected, fresh = data_freshness(store, now)
     freshness = f"newest day {newest_raw or 'none'}, expected {expected}"
     facts.append(Fact("data freshness", fresh, freshness, freshness))
     predicted = store.partitions(names.PREDICTIONS)

@@ -11,8 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dash_app import cards
 from dash_app.app import create_app
-from dash_app.pages import render_page, update_accuracy, update_forecast
+from dash_app.pages import (
+    accuracy_colours,
+    drift_rows,
+    render_page,
+    update_accuracy,
+    update_forecast,
+)
 from dash_app.store import DashboardStore
 from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
@@ -120,6 +127,12 @@ def test_accuracy_table_and_heatmap_follow_the_area(store: DashboardStore) -> No
     assert len(both) == 76 and len(dk2) == 38
     assert {r["series"].split("/")[0] for r in dk2} == {"DK2"}
     assert [r["mape"] for r in both] == sorted((r["mape"] for r in both), reverse=True)
+    # Percentages, so that the table shows "4.3 %" and filters on "> 10".
+    scores = store.frame("forecast_monitoring", DAYS[-1])
+    assert scores is not None
+    worst = scores.loc[scores["mape"].idxmax()]
+    assert both[0]["mape"] == round(float(worst["mape"]) * 100, 4)
+    assert both[0]["actual_kwh"] == round(float(worst["actual_kwh"]), 1)
     assert len(heat_both.data[0].y) == 76 and len(heat_dk2.data[0].y) == 38
     assert list(heat_both.data[0].x) == DAYS
 
@@ -130,10 +143,89 @@ def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) ->
     for path, title in titles.items():
         assert render_page(store, path).children[0].children == title
     assert "There is no page /nope." in str(render_page(store, "/nope"))
+    assert "Models" in str(render_page(store, "/models"))
     drift = str(render_page(store, "/drift"))
     assert f"/reports/drift/{DAYS[-1]}" in drift and "log_scale" in drift
     assert f"/reports/drift/{DAYS[1]}" not in drift  # it did not drift: no report is stored
     assert "pooled MAPE 20% > 12%" in drift
+
+
+def test_the_status_cards_say_what_is_stored(store: DashboardStore) -> None:
+    by_id = {c.id: c for c in cards.status_cards(store)}
+    assert list(by_id) == ["card-mape", "card-freshness", "card-version", "card-alert"]
+    scores = store.frame("forecast_monitoring", DAYS[-1])
+    assert scores is not None
+    pooled = (scores["mape"] * scores["mape_hours"]).sum() / scores["mape_hours"].sum()
+    assert by_id["card-mape"].value == f"{pooled * 100:.1f} %"
+    assert by_id["card-mape"].state == "ok" and by_id["card-mape"].colour == "success"
+    assert by_id["card-freshness"].value == DAYS[-1] and by_id["card-freshness"].state == "bad"
+    version = by_id["card-version"]
+    assert (version.value, version.state) == ("v2", "ok")
+    assert version.caption == f"model m · week of 2023-01-30 · forecasts {DAYS[-1]}"
+    alert = by_id["card-alert"]
+    assert (alert.value, alert.state) == ("ALERT", "bad")
+    assert alert.caption == f"{DAYS[-1]} · pooled MAPE 20% > 12%"
+    page = str(cards.render(list(by_id.values())))
+    assert "text-bg-success" in page and "text-bg-danger" in page
+
+
+@pytest.mark.parametrize(
+    ("warn", "alert", "state"),
+    [(0.08, 0.12, "ok"), (0.02, 0.12, "warn"), (0.01, 0.02, "bad")],
+)
+def test_the_mape_card_is_coloured_by_the_thresholds(
+    store: DashboardStore, warn: float, alert: float, state: str
+) -> None:
+    settings = store.settings.model_copy(update={"mape_warn": warn, "mape_alert": alert})
+    assert cards.mape_card(DashboardStore(store.storage, settings)).state == state
+
+
+def test_the_status_cards_of_empty_or_unreadable_storage(tmp_path: Path) -> None:
+    empty = load_settings(storage_dir=tmp_path / "none", state_dir=tmp_path / "state")
+    states = {
+        c.id: (c.value, c.state) for c in cards.status_cards(DashboardStore.from_settings(empty))
+    }
+    assert states == {
+        "card-mape": ("no data", "none"),
+        "card-freshness": ("no data", "bad"),
+        "card-version": ("none", "bad"),
+        "card-alert": ("none", "ok"),
+    }
+
+    class Broken(DashboardStore):
+        def partitions(self, asset: str, suffix: str = "parquet") -> list[str]:
+            raise OSError("disk gone")
+
+    broken = cards.status_cards(Broken.from_settings(empty))
+    assert [c.value for c in broken][:3] == ["unavailable"] * 3
+    assert all("disk gone" not in c.caption for c in broken)
+
+
+def test_numbers_are_formatted_for_people() -> None:
+    assert cards.percent(0.2278) == "22.8 %" and cards.percent(float("nan")) == "n/a"
+    assert cards.kwh(1234.4) == "1,234 kWh" and cards.kwh(None) == "n/a"
+    assert cards.version_label("models:/energy/17") == "v17"
+    assert cards.version_label("runs:/abc/model") == "runs:/abc/model"
+
+
+def test_the_accuracy_table_colours_mape_above_warn_amber_and_above_alert_red() -> None:
+    amber, red = accuracy_colours(0.08, 0.12)
+    assert amber["if"] == {"filter_query": "{mape} > 8.0", "column_id": "mape"}
+    assert red["if"] == {"filter_query": "{mape} > 12.0", "column_id": "mape"}  # not 12.000…02
+    assert amber["backgroundColor"] != red["backgroundColor"]
+
+
+def test_drifted_features_are_named_in_words_with_their_column_as_tooltip(
+    store: DashboardStore,
+) -> None:
+    from energy_assets.domain.forecasting.feature_names import label
+
+    rows = drift_rows(store.all_frames("feature_drift"))
+    assert rows[0]["day"] == DAYS[-1]
+    assert rows[0]["drifted"] == (
+        f'<abbr title="log_scale" data-feature="log_scale">{label("log_scale")}</abbr>'
+    )
+    assert rows[1]["drifted"] == "none"
 
 
 def test_new_partitions_show_up_once_the_cache_expires(store: DashboardStore) -> None:
