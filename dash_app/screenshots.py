@@ -1,7 +1,8 @@
 """Serve the dashboard on 127.0.0.1 and drive it with Debian's headless Chromium.
 
 Used by the browser tests and by `make screenshots`, which writes a PNG of every page of the
-dashboard over the configured storage (after `make demo`: the demo's) into a folder:
+dashboard over the configured storage (after `make demo`: the demo's) into a folder, at a
+laptop's width, and of the forecast page at a phone's width too (`dashboard-forecast-phone.png`):
 
     python -m dash_app.screenshots docs
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +37,12 @@ FLAGS = [
     "--disable-sync",
     "--window-size=1280,1000",
 ]
+LAPTOP = (1280, 800)
+PHONE = (390, 844)
+# Screenshots hold the whole page, up to this height.
+MAX_SHOT_HEIGHT = 2400
+# Pages also shot at a phone's width: name -> its file's suffix.
+PHONE_SHOTS = {"forecast": "phone"}
 
 
 @contextmanager
@@ -92,6 +100,40 @@ def wait_idle(driver: Any, timeout: float = 20.0) -> None:
     )
 
 
+def viewport(driver: Any, width: int, height: int, mobile: bool | None = None) -> None:
+    """Make the page's viewport `width` x `height` CSS pixels (a phone's when narrower than
+    600 px): what a device of that size shows, whatever the window's own limits."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": height,
+            "deviceScaleFactor": 1,
+            "mobile": width < 600 if mobile is None else mobile,
+        },
+    )
+
+
+def horizontal_overflow(driver: Any) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: no horizontal scrolling)."""
+    return int(
+        driver.execute_script(
+            "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - window.innerWidth;"
+        )
+    )
+
+
+def foreign_requests(driver: Any, base_url: str) -> list[str]:
+    """Every resource the page loaded from anywhere but the dashboard itself."""
+    names = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".concat(Array.from(document.querySelectorAll('link[href],script[src]'))"
+        ".map(e => e.href || e.src));"
+    )
+    return [n for n in names if not n.startswith(base_url + "/")]
+
+
 def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -100,23 +142,39 @@ def open_page(driver: Any, base_url: str, name: str) -> None:
     """Load one page of PAGES and wait until its content and charts have rendered."""
     driver.get(base_url + PAGES[name].path)
     wait_for(driver, "#page > div")
+    wait_for(driver, "#status-row")
     if name in ("forecast", "accuracy"):
         wait_for(driver, ".js-plotly-plot .main-svg")
     wait_idle(driver)
 
 
+def shoot(driver: Any, base_url: str, name: str, size: tuple[int, int], path: Path) -> None:
+    """A PNG of one page, whole (up to MAX_SHOT_HEIGHT), at a viewport `size[0]` wide."""
+    width, height = size
+    viewport(driver, width, height)
+    open_page(driver, base_url, name)
+    full = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    viewport(driver, width, max(height, min(full, MAX_SHOT_HEIGHT)))
+    time.sleep(0.5)  # the charts follow the resize
+    wait_idle(driver)
+    driver.save_screenshot(str(path))
+
+
 def capture(base_url: str, folder: Path) -> dict[str, Path]:
-    """A PNG of every page, once its content has rendered; raises on browser console errors."""
+    """A PNG of every page at a laptop's width, and of the PHONE_SHOTS pages at a phone's, once
+    its content has rendered; raises on browser console errors. Keys: the page's name, and
+    `<name>-<suffix>` for the phone shots."""
     folder.mkdir(parents=True, exist_ok=True)
     shots = {}
     errors: dict[str, list[str]] = {}
+    wanted = [(name, name, LAPTOP) for name in PAGES]
+    wanted += [(name, f"{name}-{suffix}", PHONE) for name, suffix in PHONE_SHOTS.items()]
     with chromium() as driver:
-        for name in PAGES:
-            open_page(driver, base_url, name)
-            shots[name] = folder / f"dashboard-{name}.png"
-            driver.save_screenshot(str(shots[name]))
+        for name, shot, size in wanted:
+            shots[shot] = folder / f"dashboard-{shot}.png"
+            shoot(driver, base_url, name, size, shots[shot])
             if found := console_errors(driver):
-                errors[name] = found
+                errors[shot] = found
     if errors:
         raise RuntimeError(f"browser console errors: {errors}")
     return shots

@@ -1,26 +1,36 @@
 """Every dashboard page in real headless Chromium (Debian's, installed by `make browser`)."""
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from dash_app.app import create_app
+from dash_app.figures import wrap
 from dash_app.screenshots import (
     CHROMEDRIVER,
     CHROMIUM,
+    LAPTOP,
     PAGES,
+    PHONE,
     capture,
     chromium,
     console_errors,
+    foreign_requests,
+    horizontal_overflow,
     open_page,
     serve,
+    viewport,
     wait_for,
     wait_idle,
 )
-from energy_assets.settings import load_settings
+from energy_assets.domain.forecasting.feature_names import label
+from energy_assets.settings import Settings, load_settings
+from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import storage_from_settings
 from tests.test_dashboard import DAYS, seed
 
@@ -30,13 +40,62 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+# Bootstrap 5.3's colours of the status cards' states (text-bg-success, -warning, -danger).
+CARD_COLOURS = {
+    "success": "rgb(25, 135, 84)",
+    "warning": "rgb(255, 193, 7)",
+    "danger": "rgb(220, 53, 69)",
+}
+# The accuracy table's MAPE cells above warn and above alert (Bootstrap's subtle backgrounds).
+AMBER, RED = "rgb(255, 243, 205)", "rgb(248, 215, 218)"
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over storage seeded on disk, whose files the tests read for what to expect."""
     base = tmp_path_factory.mktemp("dashboard")
     settings = load_settings(storage_dir=base / "storage", state_dir=base / "state")
     seed(storage_from_settings(settings))
-    with serve(create_app(settings)) as url, chromium() as driver:
+    return settings
+
+
+@pytest.fixture(scope="module")
+def site(stored: Settings) -> Iterator[tuple[str, Any]]:
+    with serve(create_app(stored)) as url, chromium() as driver:
         yield url, driver
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def newest(settings: Settings, asset: str) -> Path:
+    """The stored parquet file of an asset's newest day."""
+    return max((settings.storage_dir / asset).glob("*.parquet"))
+
+
+def scroll_to(element: Any) -> None:
+    """Scroll an element to the middle of the viewport at once (Bootstrap makes scrolling
+    smooth, that is, animated)."""
+    element.parent.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element
+    )
+
+
+def click(element: Any) -> None:
+    scroll_to(element)
+    element.click()
+
+
+def card(driver: Any, card_id: str) -> dict[str, str]:
+    """A status card's value, caption, colour class and computed background colour."""
+    return dict(
+        driver.execute_script(
+            "const c = document.getElementById(arguments[0]);"
+            "return {value: c.querySelector('.card-value').textContent,"
+            " caption: c.querySelector('.card-caption').textContent,"
+            " colour: Array.from(c.classList).find(k => k.startsWith('text-bg-')).slice(8),"
+            " background: getComputedStyle(c).backgroundColor};",
+            card_id,
+        )
+    )
 
 
 def plot_y(driver: Any, graph: str, trace: int) -> list[float]:
@@ -70,13 +129,177 @@ def choose(driver: Any, dropdown: str, label: str) -> None:
 def test_every_page_renders_without_console_errors(site: tuple[str, Any]) -> None:
     url, driver = site
     expected = {"forecast": "Model version: models:/m/2", "accuracy": "Per-series MAPE",
-                "drift": "pooled MAPE 20% > 12%", "health": "storage reachable"}  # fmt: skip
+                "drift": "pooled MAPE 20% > 12%", "health": "storage reachable",
+                "models": "Models"}  # fmt: skip
     for name in PAGES:
         open_page(driver, url, name)
         body = driver.find_element("tag name", "body").text
         assert expected[name] in body, f"{name}: {body[:300]}"
         assert "Traceback" not in body and "Error" not in body
         assert console_errors(driver) == [], name
+
+
+@pytest.mark.parametrize(("width", "height"), [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_every_page_fits_a_phone_and_a_laptop(
+    site: tuple[str, Any], width: int, height: int
+) -> None:
+    """At 390 and 1280 px wide: no horizontal scrolling, no console error, nothing loaded from
+    anywhere but the dashboard, and Bootstrap's styles applied (from the dashboard's assets)."""
+    url, driver = site
+    viewport(driver, width, height)
+    try:
+        for name in PAGES:
+            open_page(driver, url, name)
+            assert driver.execute_script("return window.innerWidth") == width
+            assert horizontal_overflow(driver) <= 0, f"{name} scrolls sideways at {width} px"
+            assert console_errors(driver) == [], f"{name} at {width} px"
+            assert foreign_requests(driver, url) == [], name
+            assert card(driver, "card-version")["background"] == CARD_COLOURS["success"], name
+            cards_across = driver.execute_script(
+                "const tops = Array.from(document.querySelectorAll('#status-row > div'))"
+                ".map(c => c.getBoundingClientRect().top);"
+                "return tops.filter(t => t === tops[0]).length;"
+            )
+            assert cards_across == (2 if width < 600 else 4), name
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_status_cards_show_what_is_stored(site: tuple[str, Any], stored: Settings) -> None:
+    """Each card's value, caption and colour against the stored files, on every page."""
+    url, driver = site
+    monitoring = pd.read_parquet(newest(stored, "forecast_monitoring"))
+    pooled = (monitoring["mape"].fillna(0) * monitoring["mape_hours"]).sum() / monitoring[
+        "mape_hours"
+    ].sum()
+    mape_colour = (
+        "success"
+        if pooled <= stored.mape_warn
+        else "warning"
+        if pooled <= stored.mape_alert
+        else "danger"
+    )
+    raw_day = newest(stored, "raw_consumption").stem
+    expected_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(
+        days=1 + stored.publication_delay_days
+    )
+    forecast_file = newest(stored, "predictions")
+    uris = pd.read_parquet(forecast_file)["model_uri"].unique()
+    forecast_day = dt.date.fromisoformat(forecast_file.stem)
+    monday = forecast_day - dt.timedelta(days=forecast_day.weekday())
+    last = AlertLog(storage_from_settings(stored)).frame().iloc[-1]
+    assert list(uris) == ["models:/m/2"] and last["level"] == "ALERT"  # what the seed stored
+
+    for name in PAGES:
+        open_page(driver, url, name)
+        mape = card(driver, "card-mape")
+        assert mape["value"] == f"{pooled * 100:.1f} %", name
+        assert mape["caption"].startswith(monitoring["day"].max().strftime("%Y-%m-%d"))
+        thresholds = f"warn > {stored.mape_warn:.1%}, alert > {stored.mape_alert:.1%}"
+        assert thresholds.replace("%", " %") in mape["caption"]
+        assert mape["colour"] == mape_colour == "success"
+        assert mape["background"] == CARD_COLOURS["success"]
+
+        fresh = card(driver, "card-freshness")
+        assert fresh["value"] == raw_day == DAYS[-1]
+        behind = (expected_day - dt.date.fromisoformat(raw_day)).days
+        assert f"expected {expected_day} · {behind:,} days behind" in fresh["caption"]
+        assert fresh["colour"] == "danger"  # 2023's data is long stale
+
+        version = card(driver, "card-version")
+        assert version["value"] == "v2" and version["colour"] == "success"
+        assert f"model m · week of {monday} · forecasts {forecast_file.stem}" == version["caption"]
+
+        alert = card(driver, "card-alert")
+        assert alert["value"] == last["level"] and alert["colour"] == "danger"
+        assert alert["caption"] == f"{last['day']} · {last['message']}"
+        assert alert["background"] == CARD_COLOURS["danger"]
+
+
+def test_the_accuracy_table_sorts_filters_and_colours_by_the_thresholds(
+    stored: Settings, tmp_path: Path
+) -> None:
+    """With thresholds inside the newest day's range of per-series MAPE, every colour shows:
+    each MAPE cell is amber above warn, red above alert, as the stored scores say."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    scores = pd.read_parquet(newest(stored, "forecast_monitoring"))
+    by_series = {
+        f"{r.area}/{r.consumer_type}": float(r.mape)
+        for r in scores.itertuples()
+        if pd.notna(r.mape)
+    }
+    ranked = sorted(by_series.values())
+    # Among the 20 worst (the first page), midway between neighbours: no series sits on a
+    # threshold, and the page shows red, amber and uncoloured cells.
+    warn, alert = (ranked[-14] + ranked[-15]) / 2, (ranked[-7] + ranked[-8]) / 2
+    settings = stored.model_copy(update={"mape_warn": warn, "mape_alert": alert})
+
+    def rows() -> list[tuple[str, str, str]]:
+        """(series, MAPE text, MAPE cell background) of the rows shown."""
+        return [
+            tuple(r)
+            for r in driver.execute_script(
+                "return Array.from(document.querySelectorAll('#accuracy-table tbody tr'))"
+                ".filter(tr => tr.querySelector('td[data-dash-column=mape]'))"
+                ".map(tr => [tr.querySelector('td[data-dash-column=series]').textContent,"
+                " tr.querySelector('td[data-dash-column=mape]').textContent,"
+                " getComputedStyle(tr.querySelector('td[data-dash-column=mape]'))"
+                ".backgroundColor]);"
+            )
+        ]
+
+    def type_filter(column: str, text: str) -> None:
+        box = driver.find_element(
+            By.CSS_SELECTOR, f"#accuracy-table th.dash-filter[data-dash-column={column}] input"
+        )
+        scroll_to(box)
+        box.send_keys(Keys.BACKSPACE * len(box.get_attribute("value") or ""), text, Keys.ENTER)
+        time.sleep(0.3)
+        wait_idle(driver)
+
+    with serve(create_app(settings)) as url, chromium() as driver:
+        open_page(driver, url, "accuracy")
+        shown = rows()
+        assert len(shown) == 20  # one page of 76
+        colours = set()
+        for series, text, background in shown:
+            value = by_series[series]
+            assert text == f"{value * 100:.1f} %", series
+            expected = RED if value > alert else AMBER if value > warn else None
+            if expected:
+                assert background == expected, (series, value, warn, alert)
+            else:
+                assert background not in (AMBER, RED), (series, value)
+            colours.add(expected)
+        assert colours == {RED, AMBER, None}
+
+        # Sorted as stored scores are, worst first; one click on MAPE sorts ascending.
+        assert [s for s, *_ in shown] == sorted(by_series, key=by_series.__getitem__)[::-1][:20]
+        click(
+            driver.find_element(
+                By.CSS_SELECTOR, "#accuracy-table th[data-dash-column=mape] .column-header--sort"
+            )
+        )
+        time.sleep(0.3)
+        wait_idle(driver)
+        assert [s for s, *_ in rows()] == sorted(by_series, key=by_series.__getitem__)[:20]
+
+        type_filter("series", "DK2")
+        dk2 = rows()
+        assert dk2 and all(s.startswith("DK2/") for s, *_ in dk2)
+        assert len(dk2) == min(20, sum(s.startswith("DK2/") for s in by_series))
+
+        type_filter("series", "")
+        limit = round(alert * 100, 2)
+        type_filter("mape", f"> {limit}")
+        worst = rows()
+        assert sorted(s for s, *_ in worst) == sorted(
+            s for s, v in by_series.items() if round(v * 100, 4) > limit
+        )
+        assert all(background == RED for *_, background in worst)
+        assert console_errors(driver) == []
 
 
 def test_the_series_selector_changes_the_forecast_chart(site: tuple[str, Any]) -> None:
@@ -133,14 +356,20 @@ def test_the_drift_page_charts_every_day_and_links_stored_reports(site: tuple[st
         "const d = document.querySelector('#drift-chart .js-plotly-plot').data[0];"
         "return {x: d.x, y: d.y, z: d.z};"
     )
-    assert list(chart["x"]) == DAYS and sorted(chart["y"]) == ["log_scale", "r_lag24"]
-    log_scale = chart["z"][list(chart["y"]).index("log_scale")]
+    # Features named in words on the axis.
+    names = {wrap(label(c)): c for c in ("log_scale", "r_lag24")}
+    assert list(chart["x"]) == DAYS and sorted(chart["y"]) == sorted(names)
+    assert [names[y] for y in chart["y"]] == ["log_scale", "r_lag24"]
+    log_scale = chart["z"][[names[y] for y in chart["y"]].index("log_scale")]
     assert log_scale == pytest.approx([0.5 / 0.6] * (len(DAYS) - 1) + [0.5 / 0.2])
     links = {
         a.get_attribute("href").rsplit("/", 1)[-1]
         for a in driver.find_elements(By.CSS_SELECTOR, "#drift-table a")
     }
     assert DAYS[-1] in links and DAYS[1] not in links and DAYS[2] not in links
+    # The drifted feature in words, its column name as the tooltip.
+    feature = driver.find_element(By.CSS_SELECTOR, "#drift-table abbr[title=log_scale]")
+    assert feature.text == label("log_scale") != "log_scale"
     driver.get(f"{url}/reports/drift/{DAYS[-1]}")
     assert f"report {DAYS[-1]}" in driver.find_element(By.TAG_NAME, "body").text
     assert console_errors(driver) == []
@@ -161,12 +390,15 @@ def test_storage_without_forecasts_shows_the_banner(site: tuple[str, Any], tmp_p
 
 
 def test_screenshots_of_every_page(site: tuple[str, Any], tmp_path: Path) -> None:
+    """Every page at a laptop's width, the forecast page at a phone's too."""
     url, _ = site
     shots = capture(url, tmp_path)
-    assert sorted(shots) == sorted(PAGES)
-    for path in shots.values():
+    assert sorted(shots) == sorted([*PAGES, "forecast-phone"])
+    for name, path in shots.items():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        width = int.from_bytes(data[16:20], "big")  # the IHDR chunk's width
+        assert width == (PHONE[0] if name.endswith("-phone") else LAPTOP[0]), name
 
 
 # --- the Models page: approving and rejecting candidates (ENERGY_REQUIRE_APPROVAL) ---------------
