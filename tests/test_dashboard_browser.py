@@ -555,3 +555,41 @@ def test_rejecting_a_candidate_from_the_models_page_keeps_the_earlier_version(
     # The buttons are gone: the version is decided.
     row = wait_for(driver, f"#model-row-{v3}")
     assert "rejected" in row.text and not row.find_elements("css selector", "button")
+
+
+def test_a_model_report_opens_from_the_models_page_with_its_decisions(
+    approvals: dict[str, Any],
+) -> None:
+    """The report link of a decided version opens its self-contained report in a new tab: every
+    section, the decision recorded in it, and nothing fetched from another origin."""
+    from selenium.webdriver.common.by import By
+
+    state, driver, url = approvals, approvals["driver"], approvals["url"]
+    w1, version = state["weeks"][0], state["versions"][state["weeks"][0]]
+    driver.get(url + "/models")
+    row = wait_for(driver, f"#model-row-{version}")
+    wait_idle(driver)
+    [link] = [a for a in row.find_elements(By.CSS_SELECTOR, "a") if a.text == "report"]
+    assert link.get_attribute("href") == f"{url}/reports/model/{w1}/{version}"
+    tabs = set(driver.window_handles)
+    link.click()
+    [report_tab] = set(driver.window_handles) - tabs
+    driver.switch_to.window(report_tab)
+    try:
+        wait_for(driver, "#decisions")
+        for section in ("training", "metrics", "worst-series", "residuals", "coverage",
+                        "importance", "gate", "champion", "decisions"):  # fmt: skip
+            assert driver.find_elements(By.ID, section), f"the report has no #{section}"
+        decisions = driver.find_element(By.ID, "decisions").text
+        # The first week was approved by "ana" when the fixture was built.
+        assert "approve" in decisions and "ana" in decisions
+        assert "first week checked by hand" in decisions
+        assert driver.execute_script("return document.querySelectorAll('.js-plotly-plot').length")
+        elsewhere = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(n => !n.startsWith(location.origin))"
+        )
+        assert elsewhere == []
+    finally:
+        driver.close()
+        driver.switch_to.window(next(iter(tabs)))
