@@ -186,8 +186,8 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     print_outputs(storage, week_end)
     report = newest_report(storage)
     if report is not None:
-        week, version, uri = report
-        print(f"\nModel report (week {week}, version {version}): {uri}")
+        report_week, version, uri = report
+        print(f"\nModel report (week {report_week}, version {version}): {uri}")
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
     store = redact_url(settings.tracking_uri)
     print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {store})")
