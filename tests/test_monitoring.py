@@ -180,6 +180,32 @@ def test_thresholds_are_the_reference_days_own_spread() -> None:
     assert thresholds["wobbly"] > 0.5
 
 
+def test_thresholds_equal_scipy_day_against_the_rest() -> None:
+    """Each day against all the others, the thresholds' basis, is scipy's exact W1 (ties,
+    unequal day sizes and a day of one value included)."""
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(11)
+    sizes = [1, 7, 40, 300, 300]
+    days = np.repeat(pd.date_range("2023-01-01", periods=len(sizes), tz="UTC"), sizes)
+    values = np.round(rng.gamma(2.0, 1.5, len(days)), 1) + np.repeat(np.arange(len(sizes)), sizes)
+    frame = pd.DataFrame({ORIGIN: days, "x": values})
+    scale = max(float(np.std(values)), 1e-9)
+    expected = max(
+        wasserstein_distance(values[days != day], values[days == day]) / scale
+        for day in np.unique(days)
+    )
+    thresholds = calibrate_thresholds(frame, ["x"])
+    assert thresholds["x"] == pytest.approx(max(0.1, 1.1 * expected), rel=1e-9)
+
+
+def test_a_column_without_values_or_of_one_day_gets_the_floor() -> None:
+    days = np.repeat(pd.date_range("2023-01-01", periods=3, tz="UTC"), 4)
+    frame = pd.DataFrame({ORIGIN: days, "empty": np.nan, "x": np.arange(12.0)})
+    assert calibrate_thresholds(frame, ["empty"]) == {"empty": 0.1}
+    assert calibrate_thresholds(frame.iloc[:4], ["x"]) == {"x": 0.1}  # one day: no rest
+
+
 def test_drift_refuses_missing_columns_and_empty_frames(de35_parquet: Path) -> None:
     reference_features, days = _real_features(de35_parquet)
     reference = build_reference(reference_features)
