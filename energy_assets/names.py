@@ -27,6 +27,7 @@ INGEST_SCHEDULE = "daily_ingest_schedule"
 AUTOMATION_SENSOR = "daily_pipeline_automation"
 MAPE_ALERT_SENSOR = "mape_alert_sensor"
 ALERT_OUTBOX_SENSOR = "alert_outbox_sensor"
+MODEL_APPROVAL_SENSOR = "model_approval_sensor"
 
 # Storage folders of the append-only alerts log and its delivery marks (not assets).
 ALERTS = "alerts"

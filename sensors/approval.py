@@ -22,7 +22,6 @@ from energy_assets.storage.model_decisions import Decision, DecisionLog
 from energy_assets.storage.objects import Storage
 from resources.parquet_io_manager import ParquetIOManager
 
-MODEL_APPROVAL_SENSOR = "model_approval_sensor"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
@@ -61,7 +60,7 @@ def build_model_approval_sensor(settings: Settings) -> dg.SensorDefinition:
     registered_model = settings.registered_model
 
     @dg.sensor(
-        name=MODEL_APPROVAL_SENSOR,
+        name=names.MODEL_APPROVAL_SENSOR,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=[names.PREDICTIONS, names.MONITORING],

@@ -383,7 +383,8 @@ def test_assets_a_candidate_never_serves_and_its_week_falls_back_and_says_so(
 def test_assets_after_approval_the_sensors_run_serves_the_week_with_the_approved_version(
     approved: Approved,
 ) -> None:
-    from sensors.approval import MODEL_APPROVAL_SENSOR, RANGE_TAGS
+    from energy_assets.names import MODEL_APPROVAL_SENSOR
+    from sensors.approval import RANGE_TAGS
     from tests.test_model_assets import failure_text, isolated
 
     state = approved

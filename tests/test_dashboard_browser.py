@@ -479,7 +479,7 @@ def sensor_run(state: dict[str, Any]) -> list[Any]:
     """One tick of model_approval_sensor, its runs executed in process (as the daemon would)."""
     import dagster as dg
 
-    from sensors.approval import MODEL_APPROVAL_SENSOR
+    from energy_assets.names import MODEL_APPROVAL_SENSOR
 
     defs, instance = state["defs"], state["instance"]
     with dg.build_sensor_context(
