@@ -75,15 +75,13 @@ def mape_card(store: DashboardStore) -> Card:
     settings = store.settings
     warn, alert = settings.mape_warn, settings.mape_alert
     thresholds = f"warn > {percent(warn)}, alert > {percent(alert)}"
-    daily = views.daily_accuracy(store)
-    if daily.empty:
+    newest = views.newest_accuracy(store)
+    if newest is None:
         return Card(
             "card-mape", "Pooled MAPE", "no data", f"nothing scored yet · {thresholds}", "none"
         )
-    newest = daily.sort_values("day").iloc[-1]
-    mape = float(newest["mape"])
+    day, mape = newest
     level = classify(mape, warn, alert)
-    day = str(newest["day"])[:10]
     return Card(
         "card-mape",
         "Pooled MAPE",

@@ -166,6 +166,17 @@ def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
     return store.cached(("daily_accuracy", days), load)
 
 
+def newest_accuracy(store: DashboardStore) -> tuple[str, float] | None:
+    """The newest monitored day and its pooled MAPE, from that day's file alone: the status
+    cards show it on every page, which must not read every stored day."""
+    days = store.partitions(names.MONITORING)
+    frame = store.frame(names.MONITORING, days[-1]) if days else None
+    if frame is None or frame.empty:
+        return None
+    [(day, summary)] = day_summaries(frame).items()
+    return day, float(summary["mape"])
+
+
 def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFrame:
     """Per-series scores of every monitored day, optionally of one area, with a `series` label."""
     series = store.all_frames(names.MONITORING)
