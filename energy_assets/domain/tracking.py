@@ -385,11 +385,6 @@ def newest_eligible(
     return serving_of(list_versions(registered_model, tracking_uri), week, require_approval)
 
 
-def newest_passing(registered_model: str, week: str, tracking_uri: str) -> Serving | None:
-    """`newest_eligible` with approval off: the gate alone decides."""
-    return newest_eligible(registered_model, week, tracking_uri, require_approval=False)
-
-
 def champion_uri(registered_model: str, tracking_uri: str) -> str | None:
     """`models:/<name>/<version>` of the version holding the champion alias, or None."""
     import mlflow
