@@ -1,12 +1,19 @@
 """Dashboard latency with a year of stored data: 76 series x 365 days of forecasts, actuals and
-monitoring in local storage, served by gunicorn on 127.0.0.1 the way production serves it.
+monitoring in local storage, served by gunicorn on 127.0.0.1 the way production serves it
+(`-c python:dash_app.gunicorn_config`).
 
-Measures, over random series and days, the forecast-page callback (`POST
+Cold start: gunicorn started afresh `--cold-runs` times with one worker; from the moment its
+port accepts connections, the first `/api/health`, then the first page load (the requests a
+browser makes for the forecast page: the page, layout, dependencies and its four callbacks),
+then five more page loads; medians over the runs, and the first page load as a ratio of the
+later ones. The champion's MLflow store is the local SQLite one (`make dashboard`'s default).
+
+Warm latency, over random series and days: the forecast-page callback (`POST
 /_dash-update-component`, as the browser sends it) and `/api/predictions`, and the layout
 endpoint as the baseline of the same server and client. Forecasts are simulator actuals times
 seeded noise; the latency does not depend on where they came from.
 
-    python bench/dashboard.py [--requests 400] [--workers 2]
+    python bench/dashboard.py [--requests 400] [--workers 2] [--cold-runs 5]
 """
 
 from __future__ import annotations
@@ -79,31 +86,42 @@ def p(values: list[float], q: float) -> float:
 
 
 def start_gunicorn(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The dashboard under gunicorn on a free port of 127.0.0.1, over `work`'s storage."""
+    """The dashboard under gunicorn with the production settings, on a free port of 127.0.0.1,
+    over `work`'s storage."""
     port = free_port()
     env = {
         **os.environ,
         "ENERGY_STORAGE_DIR": str(work / "storage"),
         "ENERGY_STATE_DIR": str(work / "state"),
+        "ENERGY_DASHBOARD_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
         "DO_NOT_TRACK": "1",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    command = [str(gunicorn), "dash_app.app:server", "-b", f"127.0.0.1:{port}"]
-    server = subprocess.Popen([*command, "-w", str(workers), "--log-level", "warning"], env=env)
+    command = [str(gunicorn), "-c", "python:dash_app.gunicorn_config", "dash_app.app:server"]
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning", "--access-logfile", "/dev/null"], env=env
+    )
     return server, f"http://127.0.0.1:{port}"
 
 
-def wait_until_up(session: requests.Session, base: str, seconds: float = 60) -> None:
+def wait_for_port(base: str, seconds: float = 120) -> None:
+    """Until the port accepts connections (gunicorn opens it once the app is preloaded)."""
+    host, port = base.removeprefix("http://").split(":")
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if session.get(f"{base}/_dash-layout", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gunicorn did not answer within {seconds:.0f} s")
-        time.sleep(0.2)
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not open its port within {seconds:.0f} s") from None
+            time.sleep(0.02)
+
+
+def wait_until_up(session: requests.Session, base: str, seconds: float = 120) -> None:
+    wait_for_port(base, seconds)
+    assert session.get(f"{base}/_dash-layout", timeout=seconds).status_code == 200
 
 
 FORECAST_OUTPUTS = [
@@ -126,6 +144,80 @@ def forecast_callback_body(area: str, code: int, day: str) -> dict[str, Any]:
         ],
         "changedPropIds": ["forecast-area.value"],
         "state": [],
+    }
+
+
+def callback_body(
+    outputs: list[tuple[str, str]],
+    inputs: list[tuple[str, str, Any]],
+    changed: str,
+    state: list[tuple[str, str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A Dash callback request as the browser posts it."""
+    described = [{"id": i, "property": p} for i, p in outputs]
+    return {
+        "output": f"{outputs[0][0]}.{outputs[0][1]}"
+        if len(outputs) == 1
+        else ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": described[0] if len(outputs) == 1 else described,
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "changedPropIds": [changed],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state or []],
+    }
+
+
+def page_load(session: requests.Session, base: str, day: str) -> float:
+    """ms for the requests a browser makes to open the forecast page (scripts aside, which it
+    caches): the page, its layout and dependencies, then the page's content, the status cards,
+    the series selector and the forecast of the first series on the newest day."""
+    url = [("url", "pathname", "/")]
+    posts = [
+        callback_body([("page", "children")], url, "url.pathname"),
+        callback_body(
+            [("status-cards", "children")],
+            [*url, ("status-refresh", "n_intervals", None)],
+            "url.pathname",
+        ),
+        callback_body(
+            [("forecast-type", "options"), ("forecast-type", "value")],
+            [("forecast-area", "value", "DK1")],
+            "forecast-area.value",
+            [("forecast-type", "value", None)],
+        ),
+        forecast_callback_body("DK1", 111, day),
+    ]
+    started = time.perf_counter()
+    for path in ("/", "/_dash-layout", "/_dash-dependencies"):
+        assert session.get(f"{base}{path}", timeout=120).status_code == 200
+    for body in posts:
+        response = session.post(f"{base}/_dash-update-component", json=body, timeout=120)
+        assert response.status_code == 200, response.text[:300]
+    return 1000 * (time.perf_counter() - started)
+
+
+def cold_start(work: Path, day: str) -> dict[str, float]:
+    """One fresh gunicorn with one worker: seconds until the port opens, then ms of the first
+    /api/health, of the first page load and (median) of the five after it."""
+    started = time.perf_counter()
+    server, base = start_gunicorn(work, workers=1)
+    try:
+        wait_for_port(base)
+        opened = time.perf_counter() - started
+        session = requests.Session()
+        t = time.perf_counter()
+        health = session.get(f"{base}/api/health", timeout=120)
+        first_health = 1000 * (time.perf_counter() - t)
+        assert health.status_code in (200, 503), health.text[:300]
+        first_page = page_load(session, base, day)
+        later = statistics.median(page_load(session, base, day) for _ in range(5))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return {
+        "port open (s)": opened,
+        "first /api/health (ms)": first_health,
+        "first page load (ms)": first_page,
+        "later page loads (ms)": later,
     }
 
 
@@ -162,12 +254,28 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--cold-runs", type=int, default=5)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     t0 = time.perf_counter()
     days = seed(work / "storage", "2022-01-01", args.days)
     print(f"seeded {len(days)} days x 76 series in {time.perf_counter() - t0:.1f} s under {work}")
+    if args.cold_runs:
+        runs = [cold_start(work, days[-1]) for _ in range(args.cold_runs)]
+        print(f"cold start: a fresh gunicorn with one worker, {args.cold_runs} runs")
+        print("| figure | median | min | max |")
+        print("|---|---|---|---|")
+        for name in runs[0]:
+            values = [r[name] for r in runs]
+            print(
+                f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} | "
+                f"{max(values):.2f} |"
+            )
+        ratio = statistics.median(
+            r["first page load (ms)"] / r["later page loads (ms)"] for r in runs
+        )
+        print(f"first page load / later page loads: {ratio:.2f}x (median over runs)")
     server, base = start_gunicorn(work, args.workers)
     try:
         session = requests.Session()

@@ -13,12 +13,11 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, Response, jsonify, request
 
-from dash_app import auth, cards, pages, views
-from dash_app.store import DashboardStore
+from dash_app import auth, cards, health, pages, views, warmup
+from dash_app.store import STORE_EXTENSION, DashboardStore, store_of
 from energy_assets.settings import Settings, load_settings
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_VERSION = re.compile(r"^[1-9]\d{0,8}$")
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
 # The largest body the dashboard takes: a Dash callback's JSON (its inputs and state), a few KB.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -53,6 +52,12 @@ def create_app(settings: Settings | None = None, store: DashboardStore | None = 
     _add_callbacks(app, store)
     _add_routes(app.server, store)
     auth.protect(app, settings)
+    # Background readers: the first page's data once, and the health facts. They start with
+    # the first ask, or at once where the server says (gunicorn's post_worker_init calls
+    # `start_watching` of the store kept here).
+    store.watched(health.FIRST_PAGE, lambda: warmup.first_page(store), None)
+    health.watch(store)
+    app.server.extensions[STORE_EXTENSION] = store
     return app
 
 
@@ -106,7 +111,7 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
     @server.get("/api/health")
     def _health() -> tuple[Response, int]:
         """Public: the status and each fact's ok, nothing about the storage or its errors."""
-        body, code = views.public_health(store)
+        body, code = health.public_health(store)
         return jsonify(body), code
 
     @server.get("/api/predictions")
@@ -125,8 +130,10 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
 
     @server.get("/reports/drift/<day>")
     def _drift_report(day: str) -> Response | tuple[Response, int]:
-        if not _DAY.match(day):
-            return jsonify({"error": f"not a day: {day!r}"}), 400
+        try:
+            views.parse_day(day, "day")
+        except views.BadRequest as exc:
+            return jsonify({"error": str(exc)}), 400
         report = store.drift_report(day)
         if report is None:
             return jsonify({"error": f"no drift report stored for {day}"}), 404
@@ -134,10 +141,14 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
 
     @server.get("/reports/model/<week>/<version>")
     def _model_report(week: str, version: str) -> Response | tuple[Response, int]:
-        if not _DAY.match(week):
-            return jsonify({"error": f"not a week: {week!r}"}), 400
-        if not _VERSION.match(version):
-            return jsonify({"error": f"not a model version: {version!r}"}), 400
+        try:
+            views.parse_week(week)
+        except views.BadRequest as exc:
+            return jsonify({"error": str(exc)}), 400
+        if not _VERSION.fullmatch(version):
+            return jsonify(
+                {"error": f"version must be a model version number, got {version!r}"}
+            ), 400
         report = store.model_report(week, version)
         if report is None:
             return jsonify({"error": f"no report stored for version {version} of {week}"}), 404
@@ -148,4 +159,5 @@ app = create_app()
 server = app.server
 
 if __name__ == "__main__":
+    store_of(server).start_watching()
     app.run(host="127.0.0.1", port=8050, debug=False)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 # Where to listen: the container's port on every interface; Cloud Run says which in PORT.
 bind = os.environ.get("ENERGY_DASHBOARD_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8050')}"
 # Two processes: one busy rendering a figure (pandas, plotly hold the GIL) leaves the other free.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The app is imported once, before the port opens, and each worker is a fork of it: a new or
+# recycled worker answers its first request at once instead of importing Dash, pandas and
+# plotly first (seconds, while requests queue), and the workers share those pages of memory.
+preload_app = True
 # Threads overlap the waits on storage (GCS reads) within a worker and share its cache.
 worker_class = "gthread"
 threads = 4
@@ -41,3 +46,19 @@ loglevel = "info"
 if Path("/dev/shm").is_dir():
     worker_tmp_dir = "/dev/shm"
 proc_name = "energy-dashboard"
+
+
+def on_starting(server: Any) -> None:
+    """In the master, with the app preloaded and before the port opens: run the dashboard's
+    code once (dash_app/warmup.py), so that every worker is forked warm."""
+    from dash_app.warmup import warm_up
+
+    warm_up(server.app.wsgi())
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker starts reading its health facts at once, on its own threads (threads do not
+    survive the fork from the preloading master, and none is started there)."""
+    from dash_app.store import store_of
+
+    store_of(worker.wsgi).start_watching()

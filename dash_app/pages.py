@@ -5,7 +5,6 @@ One list of pages, `PAGES`, serves the navigation, the router and the screenshot
 
 from __future__ import annotations
 
-import datetime as dt
 import html as html_text
 import importlib
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from dash.dash_table.Format import Format, Group, Scheme, Symbol
 
-from dash_app import figures, views
+from dash_app import figures, health, views
 from dash_app.store import DashboardStore
 from energy_assets import names
 from energy_assets.domain.forecasting.feature_names import label
@@ -28,6 +27,9 @@ from energy_assets.domain.series import SeriesSet
 
 BANNER: dict[str, str] = {}  # shown: the banner's look comes from its Bootstrap alert classes
 HIDDEN = {"display": "none"}
+# A health fact by its ok: fine, wrong, or not read yet.
+FACT_COLOURS = {True: "success", False: "danger", None: "secondary"}
+FACT_CLASSES = {True: "ok", False: "bad", None: "unknown"}
 ALERT_COLUMNS = ("raised_at", "level", "day", "message")
 # Bootstrap 5.3's subtle warning and danger backgrounds (and their text colours): the accuracy
 # table's MAPE cells above the warn and above the alert threshold.
@@ -288,7 +290,7 @@ def alert_rows(alerts: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def health_page(store: DashboardStore) -> html.Div:
-    status, facts = views.health_facts(store)
+    status, facts = health.health_facts(store)
     return html.Div(
         [
             html.H2(f"Health: {status}", className="h4"),
@@ -296,8 +298,8 @@ def health_page(store: DashboardStore) -> html.Div:
                 [
                     dbc.ListGroupItem(
                         [html.Strong(f.name), html.Span(f" {f.value}")],
-                        color="success" if f.ok else "danger",
-                        className=("fact ok" if f.ok else "fact bad") + " text-break",
+                        color=FACT_COLOURS[f.ok],
+                        className=f"fact {FACT_CLASSES[f.ok]} text-break",
                     )
                     for f in facts
                 ],
@@ -389,10 +391,10 @@ def update_forecast(
         return go.Figure(), "", "No forecasts are stored yet.", BANNER
     try:
         chosen = views.parse_series(views.series_args(area, rest, series), series)
-        view = views.forecast_view(store, chosen, dt.date.fromisoformat(day[:10]))
-    except (views.BadRequest, ValueError) as exc:
+        view = views.forecast_view(store, chosen, views.parse_day(day))
+    except views.BadRequest as exc:
         return go.Figure(), "", str(exc), BANNER
-    title = f"{views.series_title(chosen)} · {day[:10]}"
+    title = f"{views.series_title(chosen)} · {day}"
     figure = figures.forecast_figure(view.actuals, view.forecast, title)
     version = f"Model version: {view.model_uri}" if view.model_uri else ""
     if view.problems:

@@ -181,10 +181,14 @@ def capture(base_url: str, folder: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str]) -> int:
+    from dash_app import health
     from dash_app.app import create_app
+    from dash_app.store import store_of
 
     folder = Path(argv[0] if argv else "docs")
-    with serve(create_app()) as url:
+    app = create_app()
+    health.refresh(store_of(app.server))  # the health page shows facts, not "not yet known"
+    with serve(app) as url:
         for name, path in capture(url, folder).items():
             print(f"{name}: {path}")
     return 0

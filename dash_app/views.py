@@ -4,7 +4,7 @@ callbacks and the JSON endpoints share them and tests call them directly."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +13,7 @@ import pandas as pd
 
 from dash_app.store import DashboardStore
 from energy_assets import names
-from energy_assets.domain import quality, tracking
+from energy_assets.domain import quality
 from energy_assets.domain.calendar import published_day
 from energy_assets.domain.forecasting.model import MODEL_URI
 from energy_assets.domain.monitoring.accuracy import day_summaries
@@ -29,13 +29,13 @@ from energy_assets.domain.schema import (
 from energy_assets.domain.series import SeriesSet
 
 HISTORY_DAYS = 7
-PING_SECONDS = 5.0  # the health endpoint answers within seconds even when GCS does not
 # /api/predictions takes a few short parameters (the key columns and the date); anything much
 # longer is not a request of this API.
 MAX_QUERY_PARAMS = 8
 MAX_QUERY_VALUE_CHARS = 64
 
-logger = logging.getLogger(__name__)
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class BadRequest(ValueError):
@@ -50,13 +50,26 @@ class ForecastView:
     problems: list[str] = field(default_factory=list)  # shown in the banner
 
 
-def _day(value: str | None, name: str = "date") -> dt.date:
-    if not value:
+def parse_day(value: Any, name: str = "date") -> dt.date:
+    """A calendar day written exactly as YYYY-MM-DD; anything else (trailing text, a time, a
+    day that does not exist, other digits) is refused naming the parameter."""
+    if value is None or str(value) == "":
         raise BadRequest(f"{name} is required (YYYY-MM-DD)")
+    text = str(value)
+    if not _DAY.fullmatch(text):
+        raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {text!r}")
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+        raise BadRequest(f"{name} {text!r} is not a day of the calendar") from None
+
+
+def parse_week(value: Any, name: str = "week") -> dt.date:
+    """A model week: the Monday it starts on, as YYYY-MM-DD."""
+    day = parse_day(value, name)
+    if day.weekday() != 0:
+        raise BadRequest(f"{name} must be the Monday a model week starts on, got {day} ({day:%A})")
+    return day
 
 
 def stored_series(store: DashboardStore) -> SeriesSet | None:
@@ -189,25 +202,34 @@ def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFr
 
 def check_query(pairs: Iterable[tuple[str, Any]]) -> None:
     """Refuse a query with more or longer parameters than /api/predictions ever takes (each
-    (name, value) pair, repeated names included)."""
+    (name, value) pair, repeated names included), or with a name given twice."""
     pairs = list(pairs)
     if len(pairs) > MAX_QUERY_PARAMS:
         raise BadRequest(f"at most {MAX_QUERY_PARAMS} query parameters are accepted")
+    seen: set[str] = set()
     for name, value in pairs:
         if len(str(name)) > MAX_QUERY_VALUE_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS:
             raise BadRequest(
                 f"query parameter names and values are at most {MAX_QUERY_VALUE_CHARS} characters"
             )
+        if name in seen:
+            raise BadRequest(f"query parameter {name} is given more than once")
+        seen.add(name)
 
 
 def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str, Any] | None:
     """`/api/predictions` body, None when nothing is stored for the day and series."""
     check_query(args.items())
+    day = parse_day(args.get("date"))
     series = stored_series(store)
     if series is None:
         return None
+    if unknown := sorted(set(args) - {"date", *series.keys}):
+        raise BadRequest(
+            f"unknown query parameter {unknown[0]!r}: the parameters are date and "
+            + ", ".join(series.keys)
+        )
     chosen = parse_series(args, series)
-    day = _day(args.get("date"))
     frame = store.frame(names.PREDICTIONS, day.isoformat())
     rows = _series(frame, chosen) if frame is not None else pd.DataFrame()
     if rows.empty:
@@ -233,39 +255,20 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
     return payload
 
 
-@dataclass
-class Fact:
-    name: str
-    ok: bool
-    value: str  # shown on the health page, to signed-in users
-    public: str | None = None  # what the public /api/health may tell: nothing internal
-
-
-def champion_version(store: DashboardStore) -> str | None:
-    """The registered model's `champion` version, or None when there is none or MLflow is down."""
-
-    def load() -> str | None:
-        settings = store.settings
-        try:
-            return tracking.champion_uri(settings.registered_model, settings.tracking_uri)
-        except Exception as exc:  # an unreachable tracking server is a red fact, not a crash
-            logger.warning("the MLflow registry could not be read: %s", exc)
-            return None
-
-    return store.cached(("champion",), load)
-
-
 def data_freshness(
     store: DashboardStore, now: dt.datetime | None = None
 ) -> tuple[str | None, dt.date, bool]:
     """The newest stored day of actuals (None when none is), the newest day the source has
     published by `now`, and whether the stored data is fresh: at most a day behind it."""
-    now = now or dt.datetime.now(dt.UTC)
-    expected = published_day(now, store.settings.publication_delay_days)
+    expected = published_day(now or dt.datetime.now(dt.UTC), store.settings.publication_delay_days)
     raw = store.partitions(names.RAW)
     newest = raw[-1] if raw else None
-    fresh = newest is not None and dt.date.fromisoformat(newest) >= expected - dt.timedelta(days=1)
-    return newest, expected, fresh
+    return newest, expected, is_fresh(newest, expected)
+
+
+def is_fresh(newest: str | None, expected: dt.date) -> bool:
+    """Stored data is fresh when its newest day is at most a day behind the expected one."""
+    return newest is not None and dt.date.fromisoformat(newest) >= expected - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -288,61 +291,3 @@ def serving_model(store: DashboardStore) -> Serving | None:
     day = dt.date.fromisoformat(days[-1])
     week = day - dt.timedelta(days=day.weekday())
     return Serving(days[-1], week.isoformat(), uris)
-
-
-def health_facts(store: DashboardStore, now: dt.datetime | None = None) -> tuple[str, list[Fact]]:
-    """Overall status ("ok", "degraded" or "down") and the facts of the health panel.
-
-    Down: storage unreachable or no forecast stored. Degraded: stale data, no champion.
-    No fact carries exception text: the server log has it."""
-    now = now or dt.datetime.now(dt.UTC)
-    try:
-        store.storage.ping(timeout_seconds=PING_SECONDS)
-        reachable, reach_text = True, store.storage.base_uri
-    except Exception as exc:
-        # One line per failed check, not a traceback: load balancers ask every few seconds.
-        logger.warning("storage %s unreachable: %s", store.storage.base_uri, exc)
-        reachable = False
-        reach_text = f"{store.storage.base_uri} cannot be reached (the server log has why)"
-    facts = [Fact("storage reachable", reachable, reach_text)]
-    if not reachable:
-        return "down", facts
-    newest_raw, expected, fresh = data_freshness(store, now)
-    freshness = f"newest day {newest_raw or 'none'}, expected {expected}"
-    facts.append(Fact("data freshness", fresh, freshness, freshness))
-    predicted = store.partitions(names.PREDICTIONS)
-    newest = predicted[-1] if predicted else "none"
-    facts.append(Fact("newest prediction", bool(predicted), newest, newest))
-    champion = champion_version(store)
-    facts.append(
-        Fact(
-            "champion version",
-            champion is not None,
-            champion or "none registered",
-            champion.rsplit("/", 1)[-1] if champion else "none registered",
-        )
-    )
-    alerts = store.alerts()
-    if alerts.empty:
-        facts.append(Fact("last alert", True, "none", "none"))
-    else:
-        last = alerts.iloc[-1]
-        calm = last["level"] not in ("ALERT", "FAILURE")
-        when = f"{last['level']} {last['day']}"
-        facts.append(Fact("last alert", calm, f"{when}: {last['message']}", when))
-    status = "ok" if all(f.ok for f in facts) else "degraded"
-    if not predicted:
-        status = "down"
-    return status, facts
-
-
-def public_health(store: DashboardStore) -> tuple[dict[str, Any], int]:
-    """The public /api/health body and status code: the status, each fact's ok and its public
-    value (days, a version number, an alert's level), never storage addresses or error text."""
-    try:
-        status, facts = health_facts(store)
-    except Exception:
-        logger.exception("the health facts could not be worked out")
-        return {"status": "down", "facts": {}}, 503
-    body = {"status": status, "facts": {f.name: {"ok": f.ok, "value": f.public} for f in facts}}
-    return body, 503 if status == "down" else 200

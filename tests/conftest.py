@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
+    # The dashboards a test made read their health facts on threads: stop them with the test.
+    if (store := sys.modules.get("dash_app.store")) is not None:
+        store.Watched.stop_all()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """The dashboard's views, callbacks and JSON endpoints over storage seeded on disk or in GCS."""
 
+import datetime as dt
 import gzip
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dash_app import cards
+from dash_app import cards, health
 from dash_app.app import create_app
 from dash_app.pages import (
     accuracy_colours,
@@ -20,14 +22,14 @@ from dash_app.pages import (
     update_accuracy,
     update_forecast,
 )
-from dash_app.store import DashboardStore
+from dash_app.store import DashboardStore, Watched
 from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.domain.sources.simulator import SimulatorSource
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.drift_store import save_report
-from energy_assets.storage.objects import Storage, storage_from_settings
+from energy_assets.storage.objects import LocalStorage, Storage, storage_from_settings
 
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-04")]
 HISTORY = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-01-25", "2023-02-04")]
@@ -91,6 +93,19 @@ def client(settings: Settings, store: DashboardStore) -> Any:
     return create_app(settings, store).server.test_client()
 
 
+def known_health(client: Any, deadline_seconds: float = 120.0) -> Any:
+    """/api/health once the worker's background readers have read every fact (a generous
+    deadline: a busy machine imports MLflow slowly)."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        response = client.get("/api/health")
+        facts = response.get_json()["facts"]
+        if facts and all(f["ok"] is not None for f in facts.values()):
+            return response
+        assert time.monotonic() < deadline, response.get_json()
+        time.sleep(0.1)
+
+
 # --- callbacks as functions ----------------------------------------------------------------------
 
 
@@ -138,6 +153,7 @@ def test_accuracy_table_and_heatmap_follow_the_area(store: DashboardStore) -> No
 
 
 def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) -> None:
+    health.refresh(store)
     titles = {"/": "Forecast", "/accuracy": "Accuracy", "/drift": "Drift and alerts",
               "/health": "Health: degraded"}  # fmt: skip
     for path, title in titles.items():
@@ -334,7 +350,7 @@ def test_an_unreadable_predictions_file_is_a_json_503_without_internals(
 def test_health_is_200_with_its_facts_and_503_without_forecasts(
     client: Any, settings: Settings, tmp_path: Path
 ) -> None:
-    response = client.get("/api/health")
+    response = known_health(client)
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "degraded"  # 2023 data is stale today, and the last alert is ALERT
@@ -350,7 +366,7 @@ def test_health_is_200_with_its_facts_and_503_without_forecasts(
     assert str(settings.storage_dir) not in response.get_data(as_text=True)
 
     empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
-    down = create_app(empty).server.test_client().get("/api/health")
+    down = known_health(create_app(empty).server.test_client())
     assert down.status_code == 503 and down.get_json()["status"] == "down"
 
 
@@ -378,9 +394,9 @@ def test_the_dashboard_reads_gcs_when_a_bucket_is_set(
     client = create_app(settings).server.test_client()
     response = client.get(f"/api/predictions?area=DK2&consumer_type=441&date={DAYS[1]}")
     assert response.status_code == 200 and len(response.get_json()["rows"]) == 24
-    health = client.get("/api/health")
-    assert health.get_json()["facts"]["storage reachable"] == {"ok": True, "value": None}
-    assert "test-bucket" not in health.get_data(as_text=True)
+    answer = known_health(client)
+    assert answer.get_json()["facts"]["storage reachable"] == {"ok": True, "value": None}
+    assert "test-bucket" not in answer.get_data(as_text=True)
 
 
 def test_health_is_503_when_the_bucket_cannot_be_reached(
@@ -394,14 +410,16 @@ def test_health_is_503_when_the_bucket_cannot_be_reached(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{refusing_port}")
     monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
     settings = load_settings(state_dir=tmp_path / "state")
-    response = create_app(settings).server.test_client().get("/api/health")
+    response = known_health(create_app(settings).server.test_client())
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "down" and not body["facts"]["storage reachable"]["ok"]
     text = response.get_data(as_text=True)
     assert "refused" not in text.lower() and "test-bucket" not in text and "127.0.0.1" not in text
 
-    page = str(render_page(DashboardStore.from_settings(settings), "/health"))
+    store = DashboardStore.from_settings(settings)
+    health.refresh(store)
+    page = str(render_page(store, "/health"))
     assert "gs://test-bucket/energy cannot be reached" in page and "refused" not in page.lower()
     assert "refused" in caplog.text.lower()
 
@@ -419,3 +437,223 @@ def test_request_bodies_are_limited(client: Any) -> None:
     big = b"{" + b" " * 70_000 + b"}"
     answer = client.post("/_dash-update-component", data=big, content_type="application/json")
     assert answer.status_code == 413
+
+
+# --- health at once: facts read in the background ---------------------------------------------
+
+
+class StalledStorage(LocalStorage):
+    """Local storage whose reachability check waits until released, as a hung GCS would."""
+
+    def __init__(self, base: Path, release: threading.Event) -> None:
+        super().__init__(base)
+        self.release = release
+
+    def ping(self, timeout_seconds: float = 120.0) -> None:
+        self.release.wait(300)
+
+
+def wait_for_health(client: Any, until: Any, deadline_seconds: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        body: dict[str, Any] = client.get("/api/health").get_json()
+        if until(body):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
+def test_health_answers_at_once_while_its_facts_are_still_being_read(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(storage_from_settings(settings))
+    storage_free, registry_free = threading.Event(), threading.Event()
+
+    def champion(*_: object) -> str:
+        registry_free.wait(300)
+        return "models:/m/2"
+
+    monkeypatch.setattr(health.tracking, "champion_uri", champion)
+    store = DashboardStore(StalledStorage(settings.storage_dir, storage_free), settings)
+    client = create_app(settings, store).server.test_client()
+    try:
+        # Both readers are stuck: the answer comes anyway, and says what it does not know.
+        first = client.get("/api/health")
+        assert first.status_code == 200
+        body = first.get_json()
+        assert body["status"] == "starting" and body["checked_at"] is None
+        assert set(body["facts"]) == {
+            "storage reachable",
+            "data freshness",
+            "newest prediction",
+            "champion version",
+            "last alert",
+        }
+        assert all(f == {"ok": None, "value": "not yet known"} for f in body["facts"].values())
+        page = str(render_page(store, "/health"))
+        assert "Health: starting" in page and "not yet known" in page
+
+        # Storage answers; the registry still does not: the storage facts are not held up.
+        storage_free.set()
+        body = wait_for_health(client, lambda b: b["status"] != "starting")
+        assert body["status"] == "degraded" and body["checked_at"]
+        assert body["facts"]["newest prediction"] == {"ok": True, "value": DAYS[-1]}
+        assert body["facts"]["champion version"] == {"ok": None, "value": "not yet known"}
+
+        registry_free.set()
+        body = wait_for_health(client, lambda b: b["facts"]["champion version"]["ok"])
+        assert body["facts"]["champion version"]["value"] == "2"
+    finally:
+        storage_free.set()
+        registry_free.set()
+
+
+def test_a_reading_that_stops_coming_no_longer_vouches_for_its_fact(store: DashboardStore) -> None:
+    health.refresh(store)
+    now = dt.datetime.now(dt.UTC)
+    status, facts = health.health_facts(store, now)
+    assert status == "degraded" and facts[0].ok
+    later = now + dt.timedelta(seconds=health.STALE_AFTER_SECONDS + 60)
+    status, facts = health.health_facts(store, later)
+    assert status == "down"
+    assert [(f.name, f.ok) for f in facts] == [("storage reachable", False)]
+    assert "not read for" in facts[0].value
+
+
+def test_a_fact_never_read_for_minutes_is_wrong_not_unknown(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(health.tracking, "champion_uri", lambda *_: release.wait(300))
+    store = DashboardStore(StalledStorage(settings.storage_dir, release), settings)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        assert health.health_facts(store, now)[0] == "starting"
+        later = now + dt.timedelta(seconds=health.STALE_AFTER_SECONDS + 60)
+        status, facts = health.health_facts(store, later)
+        assert status == "down" and [(f.name, f.ok) for f in facts] == [
+            ("storage reachable", False)
+        ]
+        assert "not read in" in facts[0].value
+        champion = health.champion_fact(health.champion_watch(store), later)
+        assert champion.ok is False and "not read in" in champion.value
+    finally:
+        release.set()
+
+
+def test_a_failed_read_keeps_the_reading_before_it() -> None:
+    values = iter([1, RuntimeError("storage hiccup"), 3])
+
+    def read() -> int:
+        value = next(values)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    watched = Watched("flaky", read, interval=60)
+    first = watched.refresh()
+    assert first is not None and first.value == 1
+    assert watched.refresh() is first  # the failed read: the reading before it stays (and ages)
+    again = watched.refresh()
+    assert again is not None and again.value == 3
+    assert Watched("broken", lambda: 1 / 0, interval=60).refresh() is None
+
+
+def test_a_background_reader_reads_again_every_interval_until_stopped() -> None:
+    reads: list[int] = []
+    watched = Watched("counter", lambda: reads.append(1) or len(reads), interval=0.01)
+    deadline = time.monotonic() + 60
+    while (reading := watched.reading()) is None or reading.value < 3:
+        assert time.monotonic() < deadline, reads
+        time.sleep(0.01)
+    watched.stop()
+    time.sleep(0.1)
+    stopped_at = len(reads)
+    time.sleep(0.2)
+    assert len(reads) <= stopped_at + 1  # a read under way when stopped may still finish
+
+
+def test_new_days_reach_the_health_answer_at_the_next_reading(store: DashboardStore) -> None:
+    health.refresh(store)
+    _, facts = health.health_facts(store)
+    assert {f.name: f.value for f in facts}["newest prediction"] == DAYS[-1]
+    frame = store.frame("predictions", DAYS[-1])
+    assert frame is not None
+    store.storage.write_parquet("predictions/2023-02-05.parquet", frame)
+    store.clear()
+    health.refresh(store)
+    _, facts = health.health_facts(store)
+    assert {f.name: f.value for f in facts}["newest prediction"] == "2023-02-05"
+
+
+# --- strict request parameters -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2023-02-01junk", "date must be a date as YYYY-MM-DD, got '2023-02-01junk'"),
+        ("2023-02-01T00:00", "date must be a date as YYYY-MM-DD"),
+        ("2023-02-01%0A", "date must be a date as YYYY-MM-DD"),
+        ("%202023-02-01", "date must be a date as YYYY-MM-DD"),
+        ("2023-2-1", "date must be a date as YYYY-MM-DD"),
+        ("%D9%A2%D9%A0%D9%A2%D9%A3-02-01", "date must be a date as YYYY-MM-DD"),  # Arabic digits
+        ("2023-02-30", "date '2023-02-30' is not a day of the calendar"),
+        ("2023-13-01", "is not a day of the calendar"),
+    ],
+)
+def test_predictions_refuse_a_date_that_is_not_exactly_a_day(
+    client: Any, value: str, message: str
+) -> None:
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={value}")
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_a_bad_date_is_refused_even_where_nothing_is_stored(tmp_path: Path) -> None:
+    empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
+    client = create_app(empty).server.test_client()
+    response = client.get("/api/predictions?area=DK1&consumer_type=111&date=2023-02-01junk")
+    assert response.status_code == 400 and "date must be" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (f"date={DAYS[0]}&date={DAYS[1]}", "query parameter date is given more than once"),
+        (f"date={DAYS[0]}&colour=red", "unknown query parameter 'colour'"),
+        (f"date={DAYS[0]}&municipality=851", "unknown query parameter 'municipality'"),
+    ],
+)
+def test_predictions_refuse_repeated_and_unknown_parameters(
+    client: Any, query: str, message: str
+) -> None:
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&{query}")
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/reports/drift/2023-02-04junk", "day must be a date as YYYY-MM-DD"),
+        ("/reports/drift/2023-02-31", "day '2023-02-31' is not a day of the calendar"),
+        ("/reports/model/2023-01-16x/1", "week must be a date as YYYY-MM-DD"),
+        ("/reports/model/2023-01-17/1", "week must be the Monday a model week starts on"),
+        ("/reports/model/2023-01-16/1%0A", "version must be a model version number"),
+        ("/reports/model/2023-01-16/01", "version must be a model version number"),
+    ],
+)
+def test_report_routes_refuse_what_is_not_exactly_a_day_week_or_version(
+    client: Any, path: str, message: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_the_forecast_page_names_a_bad_date_in_its_banner(store: DashboardStore) -> None:
+    _, _, banner, style = update_forecast(store, "DK1", "111", f"{DAYS[0]}junk")
+    assert "date must be a date as YYYY-MM-DD" in banner and style != {"display": "none"}
+    _, version, banner, _ = update_forecast(store, "DK1", "111", DAYS[0])
+    assert banner == "" and version == "Model version: models:/m/2"

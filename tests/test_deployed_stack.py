@@ -318,7 +318,14 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
 
     # The dashboard serves the new days, to its users only.
     dashboard = deployed.url("dashboard")
-    health = requests.get(f"{dashboard}/api/health", timeout=30)
+
+    def champion_known() -> requests.Response | None:
+        # The dashboard reads the registry every half minute, in the background.
+        answer = requests.get(f"{dashboard}/api/health", timeout=30)
+        version = answer.json()["facts"]["champion version"]["value"]
+        return answer if version and version.isdigit() else None
+
+    health = wait_for("the dashboard to know the champion", champion_known, 180, logs=logs)
     assert health.status_code == 200 and health.json()["status"] in ("ok", "degraded")
     champion = health.json()["facts"]["champion version"]["value"]
     series = {"area": "DK1", "consumer_type": 111}
