@@ -79,7 +79,7 @@ def chromium() -> Iterator[Any]:
             driver.quit()
 
 
-def wait_for(driver: Any, css: str, timeout: float = 20.0) -> Any:
+def wait_for(driver: Any, css: str, timeout: float = 120.0) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -89,7 +89,7 @@ def wait_for(driver: Any, css: str, timeout: float = 20.0) -> Any:
     )
 
 
-def wait_idle(driver: Any, timeout: float = 20.0) -> None:
+def wait_idle(driver: Any, timeout: float = 120.0) -> None:
     """Until Dash has no callback in flight (its loading marker is gone)."""
     from selenium.webdriver.support.ui import WebDriverWait
 

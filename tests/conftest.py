@@ -1,10 +1,20 @@
-"""Shared fixtures. Real data comes from ../shared/data beside the checkout, never from the repo."""
+"""Shared fixtures. Real data comes from ../shared/data beside the checkout, never from the repo.
+
+The suite runs on pytest-xdist, a worker per core (`-n auto --dist loadscope` in
+pyproject.toml). Tests of one module share its fixtures, so a module goes to one worker whole.
+Modules are handed out longest first, by the seconds each test took when `tests/durations.json`
+was last written (`pytest --store-durations`): the long ones start at once and the short ones
+fill in at the end.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +23,67 @@ import pytest
 from tests.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+DURATIONS = Path(__file__).with_name("durations.json")
+UNKNOWN_SECONDS = 1.0  # a test not in DURATIONS yet
 SHARED_DATA = Path(os.environ.get("ENERGY_SHARED_DATA", REPO.parent / "shared" / "data"))
 DE35_DIR = SHARED_DATA / "energidataservice_consumption_de35_hour"
 API_SAMPLES_DIR = SHARED_DATA / "energidataservice_api_samples"
 INDUSTRY_DIR = SHARED_DATA / "energidataservice_consumption_industry"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-durations",
+        action="store_true",
+        help=f"write each test's seconds (setup, call and teardown) to {DURATIONS.name}",
+    )
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the modules longest first (xdist's loadscope hands them out in collection order);
+    every worker sorts the same collection the same way."""
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    cost: dict[str, float] = {}
+    for item in items:
+        module = _module(item)
+        cost[module] = cost.get(module, 0.0) + float(known.get(item.nodeid, UNKNOWN_SECONDS))
+    position = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda i: (-cost[_module(i)], _module(i), position[id(i)]))
+
+
+_seconds: dict[str, float] = {}
+_HOME = pytest.StashKey[Path]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker = hasattr(session.config, "workerinput")  # the controller writes, workers report
+    if session.config.getoption("--store-durations") and not worker and _seconds:
+        rounded = {k: round(v, 2) for k, v in sorted(_seconds.items())}
+        DURATIONS.write_text(json.dumps(rounded, indent=1) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A Dagster home of this worker's own, for anything that reads DAGSTER_HOME (the Makefile
+    points it at the checkout's, which workers must not share)."""
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    home = Path(tempfile.mkdtemp(prefix=f"dagster-home-{worker}-"))
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    config.stash[_HOME] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (home := config.stash.get(_HOME, None)) is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _require(path: Path) -> Path:

@@ -164,7 +164,11 @@ class Process:
         )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the whole process tree, as stopping its container would."""
+        """Signal the whole process tree, as stopping its container would, and wait for it."""
+        self.signal(sig)
+        self.wait()
+
+    def signal(self, sig: int) -> None:
         if self.popen is None:
             return
         for pid in [*_descendants(self.popen.pid), self.popen.pid]:
@@ -172,7 +176,16 @@ class Process:
                 os.kill(pid, sig)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        self.popen.wait(timeout=30)
+
+    def wait(self, seconds: float = 60) -> None:
+        """Until the process has exited; one that ignores SIGTERM that long gets SIGKILL."""
+        if self.popen is None:
+            return
+        try:
+            self.popen.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(timeout=seconds)
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -281,9 +294,12 @@ class Stack:
         return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
     def stop(self) -> None:
-        for proc in reversed(list(self.processes.values())):
-            if proc.alive():
-                proc.kill(signal.SIGTERM)
+        """Every container stopped at once, as `docker compose down` does."""
+        running = [p for p in self.processes.values() if p.alive()]
+        for proc in running:
+            proc.signal(signal.SIGTERM)
+        for proc in running:
+            proc.wait()
         for stop in self.on_stop:
             stop()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,24 @@ class Registry:
         return f"models:/{self.name}/{version}"
 
 
+@pytest.fixture(scope="module")
+def empty_tracking_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new MLflow SQLite store, its tables made once (a second per store) for every test
+    here to copy."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("tracking") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
+def registry(tmp_path: Path, empty_tracking_store: Path) -> Registry:
     settings = load_settings(
         storage_dir=tmp_path / "storage", state_dir=tmp_path / "state", require_approval=True
     )
     settings.state_dir.mkdir(parents=True)
+    shutil.copy(empty_tracking_store, settings.state_dir / "mlflow.db")
     return Registry(settings)
 
 

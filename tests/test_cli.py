@@ -12,7 +12,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -273,17 +275,48 @@ def command(*argv: str) -> list[str]:
     return [sys.executable, "-m", "energy_assets.cli", *argv]
 
 
+@dataclass(frozen=True)
+class Backtest:
+    """One run of `energy-forecast backtest` as a separate process, output piped."""
+
+    process: subprocess.CompletedProcess[str]
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def real_backtest(de35_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Backtest:
+    """The command on the real slice, origins 2023-01-21 .. 2023-01-23, run once for the tests
+    that read its report and its output: stderr is a pipe and TERM and NO_COLOR are unset, as
+    in a log."""
+    out = tmp_path_factory.mktemp("real-backtest") / "report.json"
+    args = ["--data", str(de35_csv), "--start", "2023-01-21", "--end", "2023-01-23"]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    process = subprocess.run(
+        command("backtest", *args, "--json", str(out)), capture_output=True, text=True, env=env
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    return Backtest(process, json.loads(out.read_text()))
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_no_progress_where_stderr_is_not_a_terminal(de35_csv: Path) -> None:
+def test_backtest_command_on_the_real_slice(real_backtest: Backtest) -> None:
+    """The done-when protocol on three origins (the full ten run in bench/accuracy.py)."""
+    report = real_backtest.report
+    for method in ("model", "naive_24h", "naive_168h"):
+        assert set(report[method]) >= {"wape", "mape_median", "mape_mean"}
+    assert len(report["per_series"]) == 3 * 76
+    # Beats both seasonal-naive baselines on both headline metrics.
+    for key in ("wape", "mape_median"):
+        assert report["model"][key] < min(report["naive_24h"][key], report["naive_168h"][key])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_no_progress_where_stderr_is_not_a_terminal(real_backtest: Backtest) -> None:
     """Logs and pipes get the results only: no bar, no escape sequences."""
-    argv = ["--data", str(de35_csv), "--start", "2023-01-22", "--end", "2023-01-23"]
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
-    proc = subprocess.run(
-        command("backtest", *argv), capture_output=True, text=True, timeout=600, env=env
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "2 origins, daily refit" in proc.stdout
+    proc = real_backtest.process
+    assert "3 origins, daily refit" in proc.stdout
     for stream in (proc.stdout, proc.stderr):
         assert "\x1b" not in stream and "\r" not in stream and "\u2501" not in stream
     assert "elapsed" not in proc.stderr and "origins" not in proc.stderr
@@ -311,15 +344,17 @@ def read_terminal(fd: int, proc: subprocess.Popen[str], timeout: float = 300) ->
 
 
 @pytest.mark.slow
-def test_a_terminal_shows_the_backtest_progress(history_file: Path) -> None:
+def test_a_terminal_shows_the_backtest_progress(history_file: Path, tmp_path: Path) -> None:
     """stderr on a terminal: origins done of the total, time elapsed and left; stdout, a pipe
-    here, keeps the results alone."""
+    here, keeps the results alone. (Small models: the display is what is tested.)"""
+    params = tmp_path / "params.yaml"
+    params.write_text("num_boost_round: 30\nnum_leaves: 15\n")
     terminal, secondary = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env.update(TERM="xterm-256color", COLUMNS="120")
     try:
         proc = subprocess.Popen(
-            command("backtest", *backtest_args(history_file)[1:]),
+            command("backtest", *backtest_args(history_file, "--params", str(params))[1:]),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=secondary,

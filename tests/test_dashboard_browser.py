@@ -111,7 +111,7 @@ def choose(driver: Any, dropdown: str, label: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, dropdown).click()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         options = [
             o for o in driver.find_elements(By.CSS_SELECTOR, "[role=option]") if o.text == label

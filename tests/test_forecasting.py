@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,26 +146,6 @@ def test_fit_refuses_empty_training_data(history: pd.DataFrame) -> None:
 
 
 # -- backtest on real data -------------------------------------------------------------------
-
-
-@pytest.mark.realdata
-@pytest.mark.slow
-def test_backtest_command_on_the_real_slice(de35_csv: Path, tmp_path: Path) -> None:
-    """The done-when protocol on three origins (the full ten run in bench/accuracy.py)."""
-    out = tmp_path / "report.json"
-    args = ["--data", str(de35_csv), "--start", "2023-01-21", "--end", "2023-01-23"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "energy_assets.cli", "backtest", *args, "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(out.read_text())
-    for method in ("model", "naive_24h", "naive_168h"):
-        assert set(report[method]) >= {"wape", "mape_median", "mape_mean"}
-    assert len(report["per_series"]) == 3 * 76
-    # Beats both seasonal-naive baselines on both headline metrics.
-    for key in ("wape", "mape_median"):
-        assert report["model"][key] < min(report["naive_24h"][key], report["naive_168h"][key])
 
 
 @pytest.mark.realdata

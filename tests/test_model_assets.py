@@ -23,15 +23,15 @@ from energy_assets.definitions import build_definitions
 from energy_assets.domain import tracking
 from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import gate_verdict
-from energy_assets.domain.forecasting.model import DEFAULT_PARAMS, P10, P90, PREDICTION, predict
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
     SearchSpaceError,
     load_search_space,
     tune,
 )
-from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
-from energy_assets.names import CONTRACT, GATE
+from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME
+from energy_assets.names import GATE
 from energy_assets.settings import Settings, load_settings
 from tests.asset_keys import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY, RAW
 
@@ -278,6 +278,17 @@ def test_each_week_registers_a_new_tagged_version_that_passes_the_gate(
     assert pipeline.champion() == pipeline.record(W2)["model_version"]
 
 
+def test_each_version_records_the_pinned_packages_that_load_it(pipeline: Pipeline) -> None:
+    from importlib.metadata import version
+
+    import mlflow
+
+    uri = pipeline.record(W2)["model_uri"]
+    logged = mlflow.artifacts.load_text(f"{uri}/requirements.txt").split()
+    expected = [f"{n}=={version(n)}" for n in ("mlflow", *tracking.MODEL_REQUIREMENTS)]
+    assert sorted(logged) == sorted(expected)
+
+
 def stored_report(storage: Path, result: dg.ExecuteInProcessResult, week: str) -> str:
     """The report the week's model run linked in its metadata: stored beside the model's
     partition, and the same page logged to the version's MLflow run."""
@@ -331,12 +342,11 @@ def test_predictions_use_the_model_of_each_days_week(pipeline: Pipeline) -> None
     uris = {week: pipeline.record(week)["model_uri"] for week in (W1, W2)}
     expected = {day: uris[W1] if day < W2 else uris[W2] for day in PREDICTED_DAYS}
 
+    # One run over both weeks: each day's materialization names its own version.
     meta = materializations(result, PREDICTIONS_KEY)
     assert sorted(meta) == PREDICTED_DAYS
-    for values in meta.values():
-        assert values["model_uri"] == f"{uris[W1]}, {uris[W2]}"
-        assert values["model_uris_by_day"] == expected
-        assert values["rows"] == len(PREDICTED_DAYS) * DAY_ROWS
+    assert {day: values["model_uri"] for day, values in meta.items()} == expected
+    assert {values["rows"] for values in meta.values()} == {DAY_ROWS}
 
     for day, uri in expected.items():
         frame = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
@@ -752,6 +762,37 @@ def test_the_same_seed_and_data_give_the_same_trials_in_a_fresh_storage(
     assert other_seed[0][1] != same_a[0][1]
 
 
+def test_trials_report_every_tenth_round_and_stop_when_pruned() -> None:
+    import optuna
+
+    from energy_assets.domain.forecasting.tuning import REPORT_EVERY_ROUNDS, pruning_callback
+
+    class Trial:
+        def __init__(self, prune_at: int | None) -> None:
+            self.reported: list[int] = []
+            self.prune_at = prune_at
+
+        def report(self, value: float, step: int) -> None:
+            self.reported.append(step)
+
+        def should_prune(self) -> bool:
+            return self.prune_at is not None and self.reported[-1] >= self.prune_at
+
+    def rounds(callback: Any, n: int) -> None:
+        for i in range(n):
+            env = type("Env", (), {"iteration": i, "evaluation_result_list": []})()
+            env.evaluation_result_list = [("valid", "l1", 1.0 / (i + 1), False)]
+            callback(env)
+
+    kept = Trial(prune_at=None)
+    rounds(pruning_callback(kept), 35)
+    assert kept.reported == [0, 10, 20, 30] and REPORT_EVERY_ROUNDS == 10
+    pruned = Trial(prune_at=20)
+    with pytest.raises(optuna.TrialPruned, match="pruned at round 20"):
+        rounds(pruning_callback(pruned), 35)
+    assert pruned.reported == [0, 10, 20]
+
+
 def test_the_default_search_space_loads_and_overrides_replace_entries() -> None:
     space = load_search_space(overrides=CHEAP_SPACE)
     assert set(load_search_space()) == set(space)
@@ -802,88 +843,6 @@ def test_a_bad_search_space_in_run_config_fails_the_step_and_keeps_the_stored_pa
     assert not result.success
     assert "num_leaves: needs low < high" in failure_text(result)
     assert (pipeline.storage / "model_hyperparameters.json").read_bytes() == stored
-
-
-# --- 5. the real slice ---------------------------------------------------------------------------
-
-
-@pytest.mark.realdata
-def test_real_slice_from_raw_to_pinned_predictions(de35_csv: Path, tmp_path: Path) -> None:
-    """2022-12-21 16:00 .. 2023-01-24 22:00 UTC: ingest, tune on data up to 2023-01-15, train
-    the model of week 2023-01-16 on the three weeks before it, predict that week."""
-    settings = cheap_settings(tmp_path, source="file", file=de35_csv, start_date="2022-12-21")
-    defs = build_definitions(settings)
-    instance = dg.DagsterInstance.ephemeral()
-    week, days = "2023-01-16", [f"2023-01-{d}" for d in range(16, 23)]
-
-    # The slice starts at 16:00: the first day is partial and fails its contract, alone.
-    partial = run(defs, instance, [RAW], partition="2022-12-21")
-    assert not partial.success
-    [contract] = evaluations(instance, partial.run_id)
-    assert (contract.check_name, str(contract.partition), contract.passed) == (
-        CONTRACT,
-        "2022-12-21",
-        False,
-    )
-    assert "complete_hourly_grid: 1216 missing hours in 76 series" in str(contract.description)
-    # Refused, so not published: its eight hours are missing history for the days after it.
-    assert not (settings.storage_dir / "raw_consumption" / "2022-12-21.parquet").exists()
-    # Every later day is complete.
-    ingest = run(defs, instance, [RAW, FEATURES_KEY], first="2022-12-22", last=days[-1])
-    assert ingest.success, failure_text(ingest)
-    contracts = evaluations(instance, ingest.run_id)
-    assert len(contracts) == 32 and all(c.passed for c in contracts)
-
-    # One trial pinned at the defaults: the gate judges the model the project ships.
-    pinned = {k: {"kind": "categorical", "choices": [v]} for k, v in DEFAULT_PARAMS.items()}
-    config = {"n_trials": 1, "end_date": "2023-01-15", "search_space": pinned}
-    params = run(defs, instance, [PARAMS_KEY], config=config)
-    assert params.success, failure_text(params)
-    assert params.output_for_node(PARAMS_KEY.path[-1])["end"] == week
-
-    model = run(defs, instance, [MODEL_KEY], partition=week)
-    assert model.success, failure_text(model)
-    assert 'id="gate-verdict">passed<' in stored_report(settings.storage_dir, model, week)
-    record = json.loads((settings.storage_dir / "forecast_model" / f"{week}.json").read_text())
-    assert URI.match(record["model_uri"])
-    # Three training weeks before the week; the raw days before them are lag history only.
-    assert (record["train_start"], record["valid_start"], record["train_end"]) == (
-        "2022-12-26",
-        "2023-01-09",
-        week,
-    )
-    # Recorded and passed (by a narrow margin over the 168 h naive on median MAPE: the
-    # training weeks hold Christmas). A failure here is a finding, not noise: runs are seeded.
-    [gate] = evaluations(instance, model.run_id)
-    assert (gate.check_name, str(gate.partition)) == (GATE, week)
-    assert gate.passed, gate.description
-    import mlflow
-
-    client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
-    champion = client.get_model_version_by_alias(settings.registered_model, tracking.CHAMPION)
-    assert str(champion.version) == record["model_version"]
-
-    predictions = run(defs, instance, [PREDICTIONS_KEY], first=days[0], last=days[-1])
-    assert predictions.success, failure_text(predictions)
-    files = sorted((settings.storage_dir / "predictions").glob("*.parquet"))
-    assert [f.stem for f in files] == days
-    frames = [pd.read_parquet(f) for f in files]
-    assert [len(f) for f in frames] == [DAY_ROWS] * 7
-    frame = pd.concat(frames, ignore_index=True)
-    assert set(frame["model_uri"]) == {record["model_uri"]}
-    assert not frame[[P10, PREDICTION, P90]].isna().any().any()
-    assert ((frame[P10] <= frame[PREDICTION]) & (frame[PREDICTION] <= frame[P90])).all()
-    for values in materializations(predictions, PREDICTIONS_KEY).values():
-        assert values["model_uri"] == record["model_uri"]
-
-    # Against what was really consumed that week: the right scale, and a band that means it.
-    real = pd.read_parquet(str(de35_csv).replace(".csv.gz", "_long.parquet"))
-    both = frame.merge(real, on=[TIME, AREA, CONSUMER_TYPE], validate="one_to_one")
-    assert len(both) == len(frame)
-    wape = (both[VALUE] - both[PREDICTION]).abs().sum() / both[VALUE].abs().sum()
-    assert wape < 0.15
-    covered = ((both[VALUE] >= both[P10]) & (both[VALUE] <= both[P90])).mean()
-    assert 0.6 < covered < 0.97
 
 
 def test_the_week_in_progress_has_a_model_partition(tmp_path: Path) -> None:

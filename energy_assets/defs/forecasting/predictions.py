@@ -39,8 +39,9 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
         mlflow_tracking: MlflowResource,
     ) -> dg.Output:
         start, end = run_window(context)
-        parts, used, notes = [], {}, {}
+        parts = []
         serving: dict[str, str] = {}  # week -> the version that serves it, chosen once per run
+        notes: dict[str, str] = {}
         for day in utc_days(start, end):
             week = partitions.week_of(day)
             if week not in serving:
@@ -51,21 +52,17 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
                     notes[week] = note
             model = tracking.load_forecast_model(serving[week], mlflow_tracking.tracking_uri)
             day_features = features[features[ORIGIN] == day]
-            parts.append(predict(model, day_features).assign(**{MODEL_URI: serving[week]}))
-            used[str(day.date())] = serving[week]
-        frame = pd.concat(parts, ignore_index=True)
-        uris = sorted(set(used.values()))
-        return dg.Output(
-            frame,
-            metadata=metadata_values(
-                {
-                    MODEL_URI: uris[0] if len(uris) == 1 else ", ".join(uris),
-                    "model_uris_by_day": used if len(used) > 1 else None,
-                    "fallback": "; ".join(notes.values()) if notes else None,
-                    "rows": len(frame),
-                }
-            ),
-        )
+            part = predict(model, day_features).assign(**{MODEL_URI: serving[week]})
+            parts.append(part)
+            # Each day names its own version on its own materialization, also when a
+            # single-run backfill spans several model weeks.
+            day_metadata = {
+                MODEL_URI: serving[week],
+                "fallback": notes.get(week),
+                "rows": len(part),
+            }
+            context.add_asset_metadata(metadata_values(day_metadata), partition_key=str(day.date()))
+        return dg.Output(pd.concat(parts, ignore_index=True))
 
     return predictions
 

@@ -61,11 +61,21 @@ def suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
     return params
 
 
+# How often a trial reports its validation metric to the study. Each report and pruning
+# question is a transaction on the study's storage (SQLite or PostgreSQL): every round, they
+# took a third of a 400-round trial's time; every tenth round, pruning still acts within ten
+# rounds of being due.
+REPORT_EVERY_ROUNDS = 10
+
+
 def pruning_callback(trial: Any, metric: str = "l1") -> Callable[[Any], None]:
-    """Report LightGBM's validation metric to Optuna each round; stop the trial if pruned."""
+    """Report LightGBM's validation metric to Optuna every REPORT_EVERY_ROUNDS rounds; stop the
+    trial if pruned."""
     import optuna
 
     def callback(env: Any) -> None:
+        if env.iteration % REPORT_EVERY_ROUNDS:
+            return
         for data_name, name, value, _ in env.evaluation_result_list:
             if data_name == "valid" and name == metric:
                 trial.report(value, step=env.iteration)
