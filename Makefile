@@ -66,6 +66,7 @@ postgres:
 
 test: lint browser postgres $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/dg check defs
 	$(BIN)/pytest
 
 # The dashboard over the configured storage on http://127.0.0.1:8050 (production: gunicorn).
@@ -76,8 +77,8 @@ dashboard: $(VENV)/.installed
 screenshots: $(VENV)/.installed-dev browser
 	$(BIN)/python -m dash_app.screenshots docs
 
-ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+ui: $(VENV)/.installed-dev $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dg dev
 
 mlflow: $(VENV)/.installed
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.state/mlflow.db --host 127.0.0.1 --port 5000

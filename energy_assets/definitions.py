@@ -1,18 +1,17 @@
-"""The code location: one `Definitions` object, `defs`, merged from each domain's definitions
-(`energy_assets.defs`) with the resources and the location-wide sensors."""
+"""The code location, as `dg` and `workspace.yaml` load it: the `energy_assets/defs` folder (one
+folder per domain, each with its `@dg.definitions`), the location-wide policy applied once, the
+resources and the executor."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
-from energy_assets import names
-from energy_assets.defs.automation import automation_sensor
-from energy_assets.defs.forecasting.definitions import build_forecasting_definitions
-from energy_assets.defs.ingestion.definitions import build_ingestion_definitions
-from energy_assets.defs.monitoring.definitions import build_monitoring_definitions
-from energy_assets.defs.partitions import Partitions
+import energy_assets.defs
+from energy_assets.defs.loading import loading
+from energy_assets.defs.policy import with_location_policy
 from energy_assets.defs.run_health import heartbeat_in_process_executor
 from energy_assets.settings import Settings, load_settings
 from resources.mlflow_resource import MlflowResource
@@ -20,23 +19,26 @@ from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
 from sensors.alert_outbox import alert_outbox_sensor
 
-# Single-run backfill policies, partitioned check specs and per-partition metadata are the
-# features this design rests on; Dagster labels them beta/preview, which would repeat in every
-# run's log.
+# Single-run backfill policies, partitioned check specs, per-partition metadata and the defs
+# folder's loader are the features this design rests on; Dagster labels them beta/preview,
+# which would repeat in every run's log.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+# The dg project (pyproject.toml's [tool.dg]); in an installed image, the folder above the package.
+PROJECT_ROOT = Path(energy_assets.defs.__file__).resolve().parents[2]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
-    partitions = Partitions.from_settings(settings)
-    automated = dg.AssetSelection.all() - dg.AssetSelection.assets(names.RAW, names.HYPERPARAMETERS)
+    with loading(settings):
+        domains = dg.ComponentTree.from_module(
+            defs_module=energy_assets.defs, project_root=PROJECT_ROOT
+        ).build_defs()
     return dg.Definitions.merge(
-        build_ingestion_definitions(settings, partitions),
-        build_forecasting_definitions(settings, partitions),
-        build_monitoring_definitions(settings, partitions),
+        with_location_policy(domains, settings),
         dg.Definitions(
-            sensors=[alert_outbox_sensor, automation_sensor(automated)],
+            sensors=[alert_outbox_sensor],
             resources={
                 "parquet_io_manager": ParquetIOManager.from_settings(settings),
                 "mlflow_tracking": MlflowResource.from_settings(settings),
@@ -49,4 +51,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -37,8 +37,7 @@ def _graph(defs: dg.Definitions) -> dict[str, Any]:
             "automation": str(node.automation_condition) if node.automation_condition else None,
             "freshness": repr(node.freshness_policy) if node.freshness_policy else None,
             "checks": sorted(
-                f"{c.name}{' (blocking)' if graph.get(c).blocking else ''}"
-                for c in node.check_keys
+                f"{c.name}{' (blocking)' if graph.get(c).blocking else ''}" for c in node.check_keys
             ),
             "pools": sorted(p for p in node.pools if p) if node.pools else [],
             "group": node.group_name,

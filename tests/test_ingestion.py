@@ -221,9 +221,9 @@ def test_single_run_backfill_of_simulated_days(tmp_path: Path) -> None:
 
 def test_code_location_loads_without_heavy_libraries() -> None:
     code = (
-        "import sys, energy_assets.definitions as d; "
+        "import sys, energy_assets.definitions as d; defs = d.defs(); "
         "heavy = [m for m in ('lightgbm', 'mlflow', 'evidently', 'optuna') if m in sys.modules]; "
-        "print(heavy); assert d.defs.resolve_assets_def('raw_consumption')"
+        "print(heavy); assert defs.resolve_assets_def('raw_consumption')"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -69,8 +69,8 @@ def test_code_location_fails_at_load_on_a_bad_setting(monkeypatch: pytest.Monkey
     import sys
 
     env = {"ENERGY_SOURCE": "nonsense", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-c", "import energy_assets.definitions"],
+    proc = subprocess.run(  # as Dagster loads the location: the module, then its `defs`
+        [sys.executable, "-c", "import energy_assets.definitions as d; d.defs()"],
         env=env,
         capture_output=True,
         text=True,

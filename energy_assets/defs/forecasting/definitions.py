@@ -10,8 +10,8 @@ from energy_assets.defs.forecasting.features import build_consumption_features
 from energy_assets.defs.forecasting.hyperparameters import build_model_hyperparameters
 from energy_assets.defs.forecasting.models import build_forecast_model, build_promotion_gate
 from energy_assets.defs.forecasting.predictions import build_predictions
+from energy_assets.defs.loading import current
 from energy_assets.defs.partitions import Partitions
-from energy_assets.settings import Settings
 from sensors.approval import build_model_approval_sensor
 
 
@@ -25,7 +25,9 @@ def build_retune_job(partitions: Partitions) -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def build_forecasting_definitions(settings: Settings, partitions: Partitions) -> dg.Definitions:
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings, partitions = current()
     return dg.Definitions(
         assets=[
             build_consumption_features(settings, partitions),

@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import day_keys, utc_days
@@ -40,7 +39,6 @@ def build_consumption_features(settings: Settings, partitions: Partitions) -> dg
         },
         group_name="forecasting",
         kinds={"pandas", "parquet"},
-        automation_condition=recent_eager(settings),
         description="Day-ahead features per series and hour, from the data before 00:00 UTC of "
         "the day.",
     )

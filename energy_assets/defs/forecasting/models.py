@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.forecasting.model_report import publish_report
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, run_window
@@ -46,11 +45,6 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         metadata={STORAGE_FORMAT: "json"},
         group_name="forecasting",
         kinds={"lightgbm", "mlflow"},
-        # New raw data trains a week's model; new hyperparameters (a retune's study) do not
-        # retrain every week in reach: the retune run trains the one week it is for.
-        automation_condition=recent_eager(
-            settings, ignoring=dg.AssetSelection.assets(names.HYPERPARAMETERS)
-        ),
         description="The week's LightGBM model, trained only on data before the week starts.",
     )
     def forecast_model(

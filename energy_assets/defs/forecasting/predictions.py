@@ -6,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.automation import DAILY_FRESHNESS, recent_eager
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import tracking
@@ -28,8 +27,6 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
         ins={"features": dg.AssetIn(names.FEATURES), "models": dg.AssetIn(names.MODEL)},
         group_name="forecasting",
         kinds={"lightgbm", "parquet"},
-        automation_condition=recent_eager(settings),
-        freshness_policy=DAILY_FRESHNESS,
         description="Hourly forecasts with P10/P90 per series, from the model of the day's week.",
     )
     def predictions(

@@ -6,12 +6,13 @@ import dagster as dg
 
 from energy_assets import names
 from energy_assets.defs.ingestion.raw import build_data_contract, build_raw_consumption
-from energy_assets.defs.partitions import Partitions
-from energy_assets.settings import Settings
+from energy_assets.defs.loading import current
 from sensors.ingest_schedule import build_ingest_schedule
 
 
-def build_ingestion_definitions(settings: Settings, partitions: Partitions) -> dg.Definitions:
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings, partitions = current()
     ingest_job = dg.define_asset_job(
         names.INGEST_JOB,
         selection=dg.AssetSelection.assets(names.RAW),

@@ -9,7 +9,6 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from energy_assets import names
-from energy_assets.defs.automation import DAILY_FRESHNESS
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import quality
@@ -31,7 +30,6 @@ def build_raw_consumption(settings: Settings, partitions: Partitions) -> dg.Asse
         group_name="ingestion",
         pool=names.RAW,  # limited by the instance's `concurrency: pools` (infra/dagster.yaml)
         kinds={"pandas", "parquet"},
-        freshness_policy=DAILY_FRESHNESS,
         description="Hourly consumption per series for each UTC day, in the canonical format; "
         "each fetched day is staged and published only when its data contract passes.",
     )

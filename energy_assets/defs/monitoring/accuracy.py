@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.monitoring.accuracy import DAY, day_summaries, score_series
@@ -22,7 +21,6 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
         ins={"predictions": dg.AssetIn(names.PREDICTIONS), "actuals": dg.AssetIn(names.RAW)},
         group_name="monitoring",
         kinds={"pandas", "parquet"},
-        automation_condition=recent_eager(settings),
         description="Per-series MAPE, WAPE, bias and hours scored of the day's forecasts against "
         "its actuals; the day's pooled figures are in the metadata of each partition.",
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
+from energy_assets.defs.loading import current
 from energy_assets.defs.monitoring.accuracy import build_forecast_monitoring
 from energy_assets.defs.monitoring.drift import build_drift_report_job, build_feature_drift
-from energy_assets.defs.partitions import Partitions
-from energy_assets.settings import Settings
 from sensors.mape_alert import build_mape_alert_sensor
 
 
-def build_monitoring_definitions(settings: Settings, partitions: Partitions) -> dg.Definitions:
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings, partitions = current()
     return dg.Definitions(
         assets=[
             build_forecast_monitoring(settings, partitions),

@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.automation import recent_eager
 from energy_assets.defs.forecasting.features import features_from_storage
 from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
@@ -38,7 +37,6 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         ins={"features": dg.AssetIn(names.FEATURES), "models": dg.AssetIn(names.MODEL)},
         group_name="monitoring",
         kinds={"evidently", "parquet"},
-        automation_condition=recent_eager(settings),
         description="Per-column drift (Evidently's normed Wasserstein distance) of the day's "
         "features against the newest weeks the serving model learnt from; the full Evidently "
         f"report is stored for drifting days, and for any day by `{names.DRIFT_REPORT_JOB}`.",
