@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, Response, jsonify, request
 
-from dash_app import auth, cards, health, pages, views, warmup
+from dash_app import auth, cards, health, models, pages, views, warmup
 from dash_app.store import STORE_EXTENSION, DashboardStore, store_of
 from energy_assets.settings import Settings, load_settings
 
@@ -74,8 +74,7 @@ def _add_callbacks(app: Dash, store: DashboardStore) -> None:
     def _cards(_pathname: str | None, _ticks: int | None) -> Any:
         return cards.render(cards.status_cards(store))
 
-    if (register := getattr(pages.models_module(), "register", None)) is not None:
-        register(app, store)  # the Models page's approve and reject buttons
+    models.register(app, store)  # the Models page's approve and reject buttons
 
     @app.callback(
         Output("forecast-type", "options"),

@@ -6,7 +6,6 @@ One list of pages, `PAGES`, serves the navigation, the router and the screenshot
 from __future__ import annotations
 
 import html as html_text
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,7 +17,7 @@ from dash import dcc, html
 from dash.dash_table.DataTable import DataTable
 from dash.dash_table.Format import Format, Group, Scheme, Symbol
 
-from dash_app import figures, health, views
+from dash_app import figures, health, models, views
 from dash_app.store import DashboardStore
 from energy_assets import names
 from energy_assets.domain.forecasting.feature_names import label
@@ -314,26 +313,8 @@ def accuracy_over_time(store: DashboardStore) -> go.Figure:
     return figures.accuracy_figure(daily, store.settings.mape_warn, store.settings.mape_alert)
 
 
-def models_module() -> Any:
-    """dash_app/models.py (the Models page: `layout(store)`, and `register(app, store)` for
-    its callbacks), or None in a checkout without it."""
-    try:
-        return importlib.import_module("dash_app.models")
-    except ImportError:
-        return None
-
-
 def models_page(store: DashboardStore) -> html.Div:
-    """The Models page of dash_app/models.py; where that module is not there, says so."""
-    render = getattr(models_module(), "layout", None)
-    if render is None:
-        return html.Div(
-            [
-                html.H2("Models", className="h4"),
-                dbc.Alert("The models page is not available in this version.", color="secondary"),
-            ]
-        )
-    return cast(html.Div, render(store))
+    return models.layout(store)
 
 
 @dataclass(frozen=True)

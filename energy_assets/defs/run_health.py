@@ -23,16 +23,22 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import dagster as dg
-from dagster._config import Field, IntSource, UserConfigSchema
-from dagster._core.definitions.executor_definition import IN_PROC_CONFIG
-from dagster._core.events import DagsterEvent
-from dagster._core.execution.context.system import PlanOrchestrationContext
-from dagster._core.execution.plan.plan import ExecutionPlan
-from dagster._core.execution.retries import RetryMode
-from dagster._core.execution.step_dependency_config import StepDependencyConfig
-from dagster._core.executor.in_process import InProcessExecutor
-from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
-from dagster._serdes import ConfigurableClassData
+
+from energy_assets.defs.dagster_internals import (
+    IN_PROC_CONFIG,
+    CheckRunHealthResult,
+    ConfigurableClassData,
+    DagsterEvent,
+    ExecutionPlan,
+    Field,
+    InProcessExecutor,
+    IntSource,
+    PlanOrchestrationContext,
+    RetryMode,
+    StepDependencyConfig,
+    UserConfigSchema,
+    WorkerStatus,
+)
 
 HEARTBEAT_TAG = "energy/heartbeat"
 HEARTBEAT_SECONDS = 5.0

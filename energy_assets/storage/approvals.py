@@ -12,7 +12,6 @@ the approved week that are already stored."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import asdict, dataclass
 
@@ -112,21 +111,17 @@ def decide(
 
 def update_report(storage: Storage, week: str, version: str, decisions: list[Decision]) -> bool:
     """Re-store the version's model report with its decisions block up to date; False (and
-    nothing written) when the version has no stored report or reports are not available."""
-    try:
-        # The model report modules arrived after this one; without them there is no report.
-        report_module = importlib.import_module("energy_assets.domain.forecasting.report")
-        from energy_assets.storage import model_reports
-    except ImportError:
-        return False
-    if not hasattr(report_module, "with_decisions"):
-        return False
+    nothing written) when the version has no stored report."""
+    # Rendering pulls in plotly: only when a decision is made.
+    from energy_assets.domain.forecasting.report import with_decisions
+    from energy_assets.storage import model_reports
+
     mine = [asdict(d) for d in decisions if d.version == version and d.week == week]
     try:
         html = model_reports.load_report(storage, week, version)
         if html is None:
             return False
-        updated = report_module.with_decisions(html, mine)
+        updated = with_decisions(html, mine)
         model_reports.save_report(storage, week, version, updated)
     except (StorageError, ValueError) as exc:  # ValueError: a report without a decisions block
         # The dashboard's account may only create decisions on GCS: the approval sensor,

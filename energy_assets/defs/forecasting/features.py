@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import day_keys, utc_days
 from energy_assets.domain.forecasting.features import (
@@ -54,7 +53,7 @@ def build_consumption_features(settings: Settings, partitions: Partitions) -> dg
             "complete_rows_share": float(frame[recent].notna().all(axis=1).mean()),
             "rows_with_year_ago_share": float(year_ago.mean()),
         }
-        return dg.Output(frame, metadata=metadata_values(meta))
+        return dg.Output(frame, metadata=meta)
 
     return consumption_features
 

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from energy_assets import names
 from energy_assets.defs.forecasting.features import features_from_storage
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.settings import Settings
 from resources.mlflow_resource import MlflowResource
@@ -59,7 +58,7 @@ def build_model_hyperparameters(settings: Settings) -> dg.AssetsDefinition:
             "valid_start": str(valid_start.date()),
             "end": str(end.date()),
         }
-        return dg.Output(record, metadata=metadata_values(record))
+        return dg.Output(record, metadata=record)
 
     return model_hyperparameters
 

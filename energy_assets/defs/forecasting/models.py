@@ -8,7 +8,6 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.defs.forecasting.model_report import publish_report
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, run_window
 from energy_assets.domain import tracking
 from energy_assets.domain.forecasting.features import LOOKBACK_DAYS
@@ -85,7 +84,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         report = publish_report(
             context, trained, record, raw, parquet_io_manager.storage, mlflow_tracking.tracking_uri
         )
-        return dg.Output(record.to_dict(), metadata={**metadata_values(_summary(record)), **report})
+        return dg.Output(record.to_dict(), metadata={**_summary(record), **report})
 
     return forecast_model
 
@@ -175,9 +174,7 @@ def build_promotion_gate(
         return dg.AssetCheckResult(
             passed=passed,
             description="; ".join(problems) if problems else f"{record.model_uri} {serves}",
-            metadata=metadata_values(
-                {"model_uri": record.model_uri, "champion": promoted, "problems": problems}
-            ),
+            metadata={"model_uri": record.model_uri, "champion": promoted, "problems": problems},
         )
 
     return promotion_gate

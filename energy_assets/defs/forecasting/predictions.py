@@ -6,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import tracking
 from energy_assets.domain.calendar import utc_days
@@ -58,7 +57,7 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
                 "fallback": notes.get(week),
                 "rows": len(part),
             }
-            context.add_asset_metadata(metadata_values(day_metadata), partition_key=str(day.date()))
+            context.add_asset_metadata(day_metadata, partition_key=str(day.date()))
         return dg.Output(pd.concat(parts, ignore_index=True))
 
     return predictions

@@ -4,12 +4,9 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from energy_assets import names
-from energy_assets.defs.metadata import metadata_values
+from energy_assets.defs.dagster_internals import AssetCheckEvaluationTargetMaterializationData
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import quality
 from energy_assets.domain.schema import TIME, VALUE
@@ -46,7 +43,7 @@ def build_raw_consumption(settings: Settings, partitions: Partitions) -> dg.Asse
             synthetic=source.synthetic,
             partitions=len(context.partition_keys),
         )
-        return dg.Output(frame, metadata=metadata_values(meta))
+        return dg.Output(frame, metadata=meta)
 
     return raw_consumption
 
@@ -164,6 +161,6 @@ def _evaluation(
         blocking=True,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{key}: {outcome.description}{kept}",
-        metadata=metadata_values({**outcome.metadata, "published": published}),
+        metadata={**outcome.metadata, "published": published},
         target_materialization_data=target,
     )

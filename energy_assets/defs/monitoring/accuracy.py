@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.monitoring.accuracy import DAY, day_summaries, score_series
 from energy_assets.settings import Settings
@@ -43,7 +42,7 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
                 )
             # Each day's own figures on its own materialization, so the UI charts them over
             # time and the alert sensor reads them, even from a single-run backfill.
-            context.add_asset_metadata(metadata_values(summary), partition_key=key)
+            context.add_asset_metadata(summary, partition_key=key)
         context.log.info(f"scored {len(summaries)} days from {start.date()} to {end.date()}")
         return series
 

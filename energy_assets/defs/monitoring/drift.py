@@ -9,7 +9,6 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.defs.forecasting.features import features_from_storage
-from energy_assets.defs.metadata import metadata_values
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.domain.forecasting.model import MODEL_URI
@@ -71,7 +70,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
                     uri = save_report(parquet_io_manager.storage, key, html)
                     table.loc[rows.index, REPORT] = uri
                     meta[REPORT] = dg.MetadataValue.path(uri)
-                context.add_asset_metadata(metadata_values(meta), partition_key=key)
+                context.add_asset_metadata(meta, partition_key=key)
             tables.append(table)
         return pd.concat(tables, ignore_index=True)
 
