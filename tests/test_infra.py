@@ -367,6 +367,24 @@ def test_the_helm_values_use_the_kubernetes_run_launcher() -> None:
     assert values["telemetry"]["enabled"] is False
 
 
+def test_the_helm_values_set_run_monitoring_and_retries_as_the_instance_does() -> None:
+    daemon = helm_values()["dagsterDaemon"]
+    instance = yaml.safe_load((INFRA / "dagster.yaml").read_text())
+    monitoring, retries = instance["run_monitoring"], instance["run_retries"]
+    assert daemon["runMonitoring"] == {
+        "enabled": monitoring["enabled"],
+        "startTimeoutSeconds": monitoring["start_timeout_seconds"],
+        "pollIntervalSeconds": monitoring["poll_interval_seconds"],
+        "maxResumeRunAttempts": monitoring["max_resume_run_attempts"],
+    }
+    assert daemon["runRetries"] == {
+        "enabled": retries["enabled"],
+        "maxRetries": retries["max_retries"],
+        "retryOnAssetOrOpFailure": retries["retry_on_asset_or_op_failure"],
+    }
+    assert daemon["runMonitoring"]["enabled"] and daemon["runRetries"]["maxRetries"] == 1
+
+
 def test_dagster_uses_the_private_ip_as_its_own_user_with_the_password_from_a_secret() -> None:
     values = helm_values()
     variables = templatefile_vars()
