@@ -14,6 +14,7 @@ from energy_assets.defs.loading import loading
 from energy_assets.defs.policy import with_location_policy
 from energy_assets.defs.run_health import heartbeat_in_process_executor
 from energy_assets.settings import Settings, load_settings
+from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
@@ -31,6 +32,7 @@ PROJECT_ROOT = Path(energy_assets.defs.__file__).resolve().parents[2]
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
+    storage = AssetStorage.from_settings(settings)
     with loading(settings):
         domains = dg.ComponentTree.from_module(
             defs_module=energy_assets.defs, project_root=PROJECT_ROOT
@@ -40,7 +42,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         dg.Definitions(
             sensors=[alert_outbox_sensor],
             resources={
-                "parquet_io_manager": ParquetIOManager.from_settings(settings),
+                "asset_storage": storage,
+                "parquet_io_manager": ParquetIOManager(asset_storage=storage),
                 "mlflow_tracking": MlflowResource.from_settings(settings),
                 "notifier": Notifier.from_settings(settings),
             },

@@ -17,8 +17,8 @@ import dagster as dg
 from energy_assets import names
 from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.storage.alert_log import AlertLog
+from resources.asset_storage import AssetStorage
 from resources.notifier import NotificationError, Notifier
-from resources.parquet_io_manager import ParquetIOManager
 
 FIRST_LOOKBACK = dt.timedelta(days=1)  # how far back a sensor with no cursor looks for failures
 OVERLAP = dt.timedelta(seconds=1)  # re-read runs at the cursor's edge; the log drops repeats
@@ -90,9 +90,9 @@ def record_failed_runs(
 def alert_outbox_sensor(
     context: dg.SensorEvaluationContext,
     notifier: Notifier,
-    parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+    asset_storage: AssetStorage,
 ) -> dg.SensorResult:
-    log = AlertLog(parquet_io_manager.storage)
+    log = AlertLog(asset_storage.storage)
     state = json.loads(context.cursor) if context.cursor else {}
     if "runs_updated_after" in state:
         after = dt.datetime.fromisoformat(state["runs_updated_after"]) - OVERLAP

@@ -20,7 +20,7 @@ from energy_assets.settings import Settings
 from energy_assets.storage.approvals import update_report
 from energy_assets.storage.model_decisions import Decision, DecisionLog
 from energy_assets.storage.objects import Storage
-from resources.parquet_io_manager import ParquetIOManager
+from resources.asset_storage import AssetStorage
 
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
@@ -69,9 +69,9 @@ def build_model_approval_sensor(settings: Settings) -> dg.SensorDefinition:
     )
     def model_approval_sensor(
         context: dg.SensorEvaluationContext,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> dg.SensorResult:
-        storage = parquet_io_manager.storage
+        storage = asset_storage.storage
         log = DecisionLog(storage)
         entries = log.entries(after=context.cursor or None)
         if not entries:

@@ -9,7 +9,7 @@ import dagster as dg
 from energy_assets import names
 from energy_assets.domain.calendar import published_day
 from energy_assets.settings import Settings
-from resources.parquet_io_manager import ParquetIOManager, partition_object_key
+from resources.asset_storage import AssetStorage, partition_object_key
 
 
 def recent_days(newest: dt.date, settings: Settings) -> list[dt.date]:
@@ -33,13 +33,13 @@ def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDef
     )
     def daily_ingest_schedule(
         context: dg.ScheduleEvaluationContext,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> list[dg.RunRequest] | dg.SkipReason:
         tick = context.scheduled_execution_time
         newest = published_day(tick, settings.publication_delay_days)
         if newest < settings.start_date:
             return dg.SkipReason(f"{newest} is before ENERGY_START_DATE {settings.start_date}")
-        storage = parquet_io_manager.storage
+        storage = asset_storage.storage
         raw = dg.AssetKey(names.RAW)
         # Published means passed its contract: a late or partial day was never published.
         candidates = recent_days(newest, settings)

@@ -12,7 +12,7 @@ from energy_assets import names
 from energy_assets.domain.monitoring.alerts import Level, classify, mape_alert
 from energy_assets.settings import Settings
 from energy_assets.storage.alert_log import AlertLog
-from resources.parquet_io_manager import ParquetIOManager
+from resources.asset_storage import AssetStorage
 
 BATCH = 500  # materializations read per tick; a long backfill is worked off over several ticks
 
@@ -50,7 +50,7 @@ def build_mape_alert_sensor(
     )
     def mape_alert_sensor(
         context: dg.SensorEvaluationContext,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> dg.SensorResult:
         after = int(context.cursor) if context.cursor else None
         records = context.instance.fetch_materializations(
@@ -60,7 +60,7 @@ def build_mape_alert_sensor(
         ).records
         if not records:
             return dg.SensorResult(skip_reason="no new forecast_monitoring materializations")
-        log = AlertLog(parquet_io_manager.storage)
+        log = AlertLog(asset_storage.storage)
         requests: list[dg.RunRequest] = []
         for record in records:
             materialization = record.asset_materialization

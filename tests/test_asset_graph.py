@@ -1,6 +1,7 @@
 """A snapshot of the code location's wiring: every asset's key, inputs, partitions, backfill
-policy, automation condition, freshness policy, checks and pool, and every job, schedule and
-sensor. A change to the wiring changes tests/asset_graph.json, so it shows up in review.
+policy, automation condition, freshness policy, checks and pool, and every job, schedule,
+sensor and resource key. A change to the wiring changes tests/asset_graph.json, so it shows
+up in review.
 
 After an intended change: `UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/test_asset_graph.py -n 0`.
 """
@@ -51,6 +52,7 @@ def _graph(defs: dg.Definitions) -> dict[str, Any]:
             f"{s.name}: {s.cron_schedule} ({s.execution_timezone})"
             for s in repository.schedule_defs
         ),
+        "resources": sorted(defs.resources or {}),
         "sensors": sorted(
             f"{s.name}: {type(s).__name__}, {s.default_status.value}"
             for s in repository.sensor_defs

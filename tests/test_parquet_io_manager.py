@@ -1,4 +1,5 @@
-"""ParquetIOManager with small synthetic assets, on a local folder and on a GCS emulator.
+"""ParquetIOManager (over the AssetStorage resource) with small synthetic assets, on a local
+folder and on a GCS emulator.
 
 No `from __future__ import annotations` here: Dagster reads the `context` annotations literally.
 """
@@ -17,6 +18,7 @@ from dagster_gcp import GCSResource
 
 from energy_assets.settings import load_settings
 from energy_assets.storage.objects import GCSStorage, LocalStorage, ObjectNotFound, Storage
+from resources.asset_storage import AssetStorage
 from resources.parquet_io_manager import STORAGE_FORMAT, ParquetIOManager, PartitionSplitError
 
 pytestmark = pytest.mark.filterwarnings(
@@ -41,15 +43,17 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "local":
         base = tmp_path / "store"
-        return Backend("local", ParquetIOManager(base_dir=str(base)), LocalStorage(base))
+        manager = ParquetIOManager(asset_storage=AssetStorage(base_dir=str(base)))
+        return Backend("local", manager, LocalStorage(base))
     client = request.getfixturevalue("gcs_client")
     prefix = f"io-manager-tests/{uuid.uuid4().hex}"
-    manager = ParquetIOManager(
+    storage = AssetStorage(
         base_dir=str(tmp_path / "unused"),
         gcs_bucket=BUCKET,
         gcs_prefix=prefix,
         gcs=GCSResource(project="test-project"),
     )
+    manager = ParquetIOManager(asset_storage=storage)
     return Backend("gcs", manager, GCSStorage(client, BUCKET, prefix))
 
 
@@ -413,21 +417,22 @@ def test_missing_upstream_partition_fails_naming_it(backend: Backend) -> None:
 # --- construction ----------------------------------------------------------------------------
 
 
-def test_local_manager_needs_no_gcs_configuration(tmp_path: Path) -> None:
-    manager = ParquetIOManager(base_dir=str(tmp_path / "plain"))
-    assert isinstance(manager.gcs, GCSResource)
-    assert isinstance(manager.storage, LocalStorage)
-    assert manager.storage.base == (tmp_path / "plain").resolve()
+def test_local_storage_needs_no_gcs_configuration(tmp_path: Path) -> None:
+    storage = AssetStorage(base_dir=str(tmp_path / "plain"))
+    assert isinstance(storage.gcs, GCSResource)
+    assert isinstance(storage.storage, LocalStorage)
+    assert storage.storage.base == (tmp_path / "plain").resolve()
 
 
-def test_manager_keeps_the_given_gcs_resource() -> None:
-    manager = ParquetIOManager(gcs_bucket=BUCKET, gcs=GCSResource(project="my-project"))
-    assert manager.gcs.project == "my-project"  # a plain attribute, no descriptor recursion
-    assert ParquetIOManager().gcs.project is None
+def test_storage_keeps_the_given_gcs_resource() -> None:
+    storage = AssetStorage(gcs_bucket=BUCKET, gcs=GCSResource(project="my-project"))
+    assert storage.gcs.project == "my-project"  # a plain attribute, no descriptor recursion
+    assert AssetStorage().gcs.project is None
 
 
 def test_from_settings_local(tmp_path: Path) -> None:
-    manager = ParquetIOManager.from_settings(load_settings(storage_dir=tmp_path / "configured"))
+    storage = AssetStorage.from_settings(load_settings(storage_dir=tmp_path / "configured"))
+    manager = ParquetIOManager(asset_storage=storage)
     backend = Backend("local", manager, LocalStorage(tmp_path / "configured"))
     run([daily_asset("hourly", [])], backend, partition="2023-01-02")
     assert (tmp_path / "configured" / "hourly" / "2023-01-02.parquet").is_file()
@@ -437,7 +442,9 @@ def test_from_settings_gcs(gcs_client: Any, tmp_path: Path) -> None:
     prefix = f"io-manager-tests/{uuid.uuid4().hex}"
     settings = load_settings(gcs_bucket=BUCKET, gcs_prefix=prefix, gcs_project="test-project")
     backend = Backend(
-        "gcs", ParquetIOManager.from_settings(settings), GCSStorage(gcs_client, BUCKET, prefix)
+        "gcs",
+        ParquetIOManager(asset_storage=AssetStorage.from_settings(settings)),
+        GCSStorage(gcs_client, BUCKET, prefix),
     )
     run([daily_asset("hourly", [])], backend, partition="2023-01-02")
     assert backend.storage.list_keys("hourly") == ["hourly/2023-01-02.parquet"]

@@ -17,7 +17,8 @@ from energy_assets.domain.forecasting.features import (
 )
 from energy_assets.domain.schema import TIME, VALUE
 from energy_assets.settings import Settings
-from resources.parquet_io_manager import ALLOW_MISSING, ParquetIOManager
+from resources.asset_storage import AssetStorage
+from resources.parquet_io_manager import ALLOW_MISSING
 
 
 def build_consumption_features(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
@@ -59,13 +60,13 @@ def build_consumption_features(settings: Settings, partitions: Partitions) -> dg
 
 
 def features_from_storage(
-    io_manager: ParquetIOManager, start: pd.Timestamp, end: pd.Timestamp, purpose: str
+    asset_storage: AssetStorage, start: pd.Timestamp, end: pd.Timestamp, purpose: str
 ) -> pd.DataFrame:
     """Features, with their target, of the days in [start, end), from the stored raw days they
     read; `purpose` names the window in the error when none of those days is stored."""
-    stored = set(io_manager.stored_partitions(dg.AssetKey(names.RAW)))
+    stored = set(asset_storage.stored_partitions(dg.AssetKey(names.RAW)))
     keys = [k for k in day_keys(raw_days_for(start, end)) if k in stored]
     if not keys:
         raise dg.Failure(f"{purpose}: no raw data stored for {start.date()} .. {end.date()}")
-    raw = io_manager.read_window(dg.AssetKey(names.RAW), keys)
+    raw = asset_storage.read_window(dg.AssetKey(names.RAW), keys)
     return build_features(raw, utc_days(start, end))

@@ -13,8 +13,9 @@ from energy_assets import names
 from energy_assets.defs.forecasting.features import features_from_storage
 from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.settings import Settings
+from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
-from resources.parquet_io_manager import STORAGE_FORMAT, ParquetIOManager
+from resources.parquet_io_manager import STORAGE_FORMAT
 
 
 class HyperparameterConfig(dg.Config):
@@ -42,15 +43,15 @@ def build_model_hyperparameters(settings: Settings) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: HyperparameterConfig,
         mlflow_tracking: MlflowResource,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> dg.Output:
-        stored = parquet_io_manager.stored_partitions(dg.AssetKey(names.RAW))
+        stored = asset_storage.stored_partitions(dg.AssetKey(names.RAW))
         if not stored:
             raise dg.Failure("no raw_consumption partitions stored yet; materialize them first")
         end = pd.Timestamp(config.end_date or stored[-1], tz="UTC") + pd.Timedelta(days=1)
         valid_start = end - pd.Timedelta(days=settings.validation_days)
         train_start = valid_start - pd.Timedelta(weeks=settings.training_weeks)
-        features = features_from_storage(parquet_io_manager, train_start, end, "the study")
+        features = features_from_storage(asset_storage, train_start, end, "the study")
         study = Study(features, valid_start, end, config, settings.study_storage, context.run_id)
         record = {
             **study.run(mlflow_tracking),

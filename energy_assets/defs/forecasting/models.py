@@ -18,8 +18,9 @@ from energy_assets.domain.monitoring.drift import build_reference
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
 from energy_assets.storage.drift_store import save_reference
+from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
-from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT, ParquetIOManager
+from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT
 
 LOOKBACK_WEEKS = math.ceil(LOOKBACK_DAYS / 7)
 
@@ -51,7 +52,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         raw: pd.DataFrame,
         hyperparameters: dict[str, Any],
         mlflow_tracking: MlflowResource,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> dg.Output:
         week_start, _ = run_window(context)
         week = context.partition_key
@@ -79,10 +80,10 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         )
         # Drift compares each served day with the newest weeks this model learnt from.
         reference = build_reference(trained.features)
-        save_reference(parquet_io_manager.storage, week, record.model_version, reference)
+        save_reference(asset_storage.storage, week, record.model_version, reference)
         context.log.info(f"week {week}: registered {record.model_uri}")
         report = publish_report(
-            context, trained, record, raw, parquet_io_manager.storage, mlflow_tracking.tracking_uri
+            context, trained, record, raw, asset_storage.storage, mlflow_tracking.tracking_uri
         )
         return dg.Output(record.to_dict(), metadata={**_summary(record), **report})
 

@@ -13,7 +13,8 @@ from energy_assets.domain.schema import TIME, VALUE
 from energy_assets.domain.sources import source_from_settings
 from energy_assets.settings import Settings
 from energy_assets.storage.objects import ConcurrentWrite, ObjectNotFound
-from resources.parquet_io_manager import WRITE_AUDIT_PUBLISH, ParquetIOManager, partition_object_key
+from resources.asset_storage import AssetStorage, partition_object_key
+from resources.parquet_io_manager import WRITE_AUDIT_PUBLISH
 
 
 def build_raw_consumption(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
@@ -61,7 +62,7 @@ def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetC
     @dg.multi_asset_check(specs=[spec], name="raw_consumption_contract")
     def raw_consumption_contract(
         context: dg.AssetCheckExecutionContext,
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
         # One evaluation per day, so a bad day shows as failed on its own partition even inside
         # a single-run backfill. The rules share one check because each stored evaluation costs
@@ -69,10 +70,10 @@ def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetC
         keys = context.partition_keys
         key = dg.AssetKey(names.RAW)
         run_id = context.op_execution_context.run_id
-        staged = {k: parquet_io_manager.read_staged(key, run_id, k) for k in keys}
+        staged = {k: asset_storage.read_staged(key, run_id, k) for k in keys}
         # Run on its own (from the UI), the check audits what is published.
         audited = [
-            frame if frame is not None else _published(parquet_io_manager, key, k)
+            frame if frame is not None else _published(asset_storage, key, k)
             for k, frame in staged.items()
         ]
         windows = [partitions.days.time_window_for_partition_key(k) for k in keys]
@@ -86,9 +87,9 @@ def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetC
             published = False
             if staged[day] is not None:
                 if outcome.passed:
-                    published = _publish(context, parquet_io_manager, key, run_id, day)
+                    published = _publish(context, asset_storage, key, run_id, day)
                 else:
-                    parquet_io_manager.discard(key, run_id, day)
+                    asset_storage.discard(key, run_id, day)
             yield _evaluation(day, outcome, published=published, target=targets.get(day))
         # Blocking checks gate downstream steps through their outputs.
         for output in context.op_execution_context.op_def.output_defs:
@@ -99,7 +100,7 @@ def build_data_contract(settings: Settings, partitions: Partitions) -> dg.AssetC
 
 def _publish(
     context: dg.AssetCheckExecutionContext,
-    io_manager: ParquetIOManager,
+    asset_storage: AssetStorage,
     key: dg.AssetKey,
     run_id: str,
     day: str,
@@ -107,7 +108,7 @@ def _publish(
     """Publish a day that passed; False when another run published it first (its version,
     which passed too, stays)."""
     try:
-        io_manager.publish(key, run_id, day)
+        asset_storage.publish(key, run_id, day)
     except ConcurrentWrite as exc:
         context.log.warning(f"{day}: passed, not published: {exc}")
         return False
@@ -138,9 +139,9 @@ def _materializations(
     return out
 
 
-def _published(io_manager: ParquetIOManager, key: dg.AssetKey, partition: str) -> pd.DataFrame:
+def _published(asset_storage: AssetStorage, key: dg.AssetKey, partition: str) -> pd.DataFrame:
     try:
-        return io_manager.storage.read_parquet(partition_object_key(key, partition))
+        return asset_storage.storage.read_parquet(partition_object_key(key, partition))
     except ObjectNotFound:
         return pd.DataFrame(columns=[TIME, VALUE])
 

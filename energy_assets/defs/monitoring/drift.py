@@ -24,7 +24,7 @@ from energy_assets.domain.monitoring.drift import (
 )
 from energy_assets.settings import Settings
 from energy_assets.storage.drift_store import load_reference, save_reference, save_report
-from resources.parquet_io_manager import ParquetIOManager
+from resources.asset_storage import AssetStorage
 
 REPORT = "report"  # the column naming the stored HTML report, empty where none is stored
 
@@ -44,7 +44,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         context: dg.AssetExecutionContext,
         features: pd.DataFrame,
         models: dict[str, dict[str, Any]],
-        parquet_io_manager: dg.ResourceParam[ParquetIOManager],
+        asset_storage: AssetStorage,
     ) -> pd.DataFrame:
         start, end = run_window(context)
         wanted = pd.date_range(start, end, freq="D", inclusive="left")
@@ -55,7 +55,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         tables = []
         for week, days in weeks.groupby(weeks).groups.items():
             record = ModelRecord.from_dict(models[str(week)])
-            reference = reference_of(record, parquet_io_manager)
+            reference = reference_of(record, asset_storage)
             current = features[features[ORIGIN].isin(days)]
             table = day_drift(reference, current).assign(**{MODEL_URI: record.model_uri})
             table[REPORT] = ""
@@ -67,7 +67,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
                     html, _ = evidently_report(
                         reference.features, current[current[ORIGIN] == day], reference.thresholds
                     )
-                    uri = save_report(parquet_io_manager.storage, key, html)
+                    uri = save_report(asset_storage.storage, key, html)
                     table.loc[rows.index, REPORT] = uri
                     meta[REPORT] = dg.MetadataValue.path(uri)
                 context.add_asset_metadata(meta, partition_key=key)
@@ -77,10 +77,10 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
     return feature_drift
 
 
-def reference_of(record: ModelRecord, io_manager: ParquetIOManager) -> DriftReference:
+def reference_of(record: ModelRecord, asset_storage: AssetStorage) -> DriftReference:
     """The drift reference the model stored when it trained; for a model trained before models
     stored one, rebuilt once from the raw days of its newest training weeks."""
-    stored = load_reference(io_manager.storage, record.week, record.model_version)
+    stored = load_reference(asset_storage.storage, record.week, record.model_version)
     if stored is not None:
         return stored
     end = pd.Timestamp(record.train_end, tz="UTC")
@@ -88,9 +88,9 @@ def reference_of(record: ModelRecord, io_manager: ParquetIOManager) -> DriftRefe
         pd.Timestamp(record.train_start, tz="UTC"), end - pd.Timedelta(weeks=REFERENCE_WEEKS)
     )
     rebuilt = build_reference(
-        features_from_storage(io_manager, start, end, f"{record.model_uri}: its training window")
+        features_from_storage(asset_storage, start, end, f"{record.model_uri}: its training window")
     )
-    save_reference(io_manager.storage, record.week, record.model_version, rebuilt)
+    save_reference(asset_storage.storage, record.week, record.model_version, rebuilt)
     return rebuilt
 
 
@@ -103,25 +103,23 @@ def build_drift_report_job(partitions: Partitions) -> dg.JobDefinition:
         description="Renders the day's Evidently drift report against the serving model's "
         "reference and stores it beside the day's drift results.",
     )
-    def drift_report(
-        context: dg.OpExecutionContext, parquet_io_manager: dg.ResourceParam[ParquetIOManager]
-    ) -> None:
+    def drift_report(context: dg.OpExecutionContext, asset_storage: AssetStorage) -> None:
         day = context.partition_key
         start = pd.Timestamp(day, tz="UTC")
         week = partitions.week_of(start)
         try:
             record = ModelRecord.from_dict(
-                parquet_io_manager.read_record(dg.AssetKey(names.MODEL), week)
+                asset_storage.read_record(dg.AssetKey(names.MODEL), week)
             )
         except FileNotFoundError as exc:
             raise dg.Failure(f"{day}: no model of its week {week} is stored ({exc})") from None
         try:  # the day's stored features, as the asset compared them
-            current = parquet_io_manager.read_window(dg.AssetKey(names.FEATURES), [day])
+            current = asset_storage.read_window(dg.AssetKey(names.FEATURES), [day])
         except FileNotFoundError as exc:
             raise dg.Failure(f"{day}: no features are stored for the day ({exc})") from None
-        reference = reference_of(record, parquet_io_manager)
+        reference = reference_of(record, asset_storage)
         html, _ = evidently_report(reference.features, current, reference.thresholds)
-        uri = save_report(parquet_io_manager.storage, day, html)
+        uri = save_report(asset_storage.storage, day, html)
         context.log.info(f"{day}: drift report stored at {uri}")
         context.log_event(
             dg.AssetObservation(
