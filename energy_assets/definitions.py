@@ -13,7 +13,7 @@ import energy_assets.defs
 from energy_assets.defs.loading import loading
 from energy_assets.defs.policy import with_location_policy
 from energy_assets.defs.run_health import heartbeat_in_process_executor
-from energy_assets.settings import Settings, load_settings
+from energy_assets.settings import Settings, SettingsError, load_settings
 from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
@@ -34,9 +34,16 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     storage = AssetStorage.from_settings(settings)
     with loading(settings):
-        domains = dg.ComponentTree.from_module(
-            defs_module=energy_assets.defs, project_root=PROJECT_ROOT
-        ).build_defs()
+        try:
+            domains = dg.ComponentTree.from_module(
+                defs_module=energy_assets.defs, project_root=PROJECT_ROOT
+            ).build_defs()
+        except Exception as exc:
+            # The loader wraps what a domain raised in its tree of folders; a bad setting is
+            # said as itself, naming the variable.
+            if (bad := _settings_error(exc)) is not None:
+                raise bad from None
+            raise
     return dg.Definitions.merge(
         with_location_policy(domains, settings),
         dg.Definitions(
@@ -52,6 +59,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             executor=heartbeat_in_process_executor,
         ),
     )
+
+
+def _settings_error(exc: BaseException | None) -> SettingsError | None:
+    while exc is not None and not isinstance(exc, SettingsError):
+        exc = exc.__cause__ or exc.__context__
+    return exc
 
 
 @dg.definitions

@@ -141,75 +141,6 @@ def _https_url(url: str) -> str:
     return url
 
 
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun"), 1)} | {
-    m: i for i, m in enumerate(("jul", "aug", "sep", "oct", "nov", "dec"), 7)
-}
-_DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
-_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day-of-month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day-of-week", 0, 7, _DAYS),
-)
-
-
-def _cron_value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
-    value = names.get(text, int(text) if text.isdigit() else None)
-    return value if value is not None and low <= value <= high else None
-
-
-def _cron_item(item: str, field: str, low: int, high: int, names: dict[str, int]) -> bool:
-    """One comma-separated item: *, a value, a range a-b, each optionally /step; `?` and `L`
-    in the day fields, `d#n` (the n-th weekday d of the month) and `Ld` (the last one)."""
-    if field in ("day-of-month", "day-of-week") and item == "?":
-        return True
-    if field == "day-of-month" and item == "l":
-        return True
-    if field == "day-of-week":
-        nth = re.fullmatch(r"(\w+)#([1-5])", item) or re.fullmatch(r"l(\w+)", item)
-        if nth:
-            return _cron_value(nth.group(1), low, high, names) is not None
-    base, slash, step = item.partition("/")
-    if slash and not (step.isdigit() and int(step) >= 1):
-        return False
-    if base == "*":
-        return True
-    first, dash, last = base.partition("-")
-    start = _cron_value(first, low, high, names)
-    if start is None:
-        return False
-    if not dash:
-        return True
-    end = _cron_value(last, low, high, names)
-    return end is not None and start <= end
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why `expression` is no cron schedule Dagster accepts, or None when it is one. Settings
-    import nothing heavy, so this mirrors `dagster._utils.schedules.is_valid_cron_string`
-    (tests compare the two), a little stricter: no reversed ranges, no `W`."""
-    text = expression.strip().lower()
-    if text in _CRON_MACROS:
-        return None
-    fields = text.split()
-    if len(fields) != 5:
-        return (
-            "must be a cron expression of 5 fields (minute hour day-of-month month day-of-week) "
-            f"or one of {', '.join(_CRON_MACROS)}"
-        )
-    for value, (field, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        if not all(_cron_item(item, field, low, high, names) for item in value.split(",")):
-            return (
-                f"{field} field {value!r} is not valid cron (values {low}-{high}, *, ranges a-b, "
-                "steps /n, lists a,b)"
-            )
-    if fields[3] in ("2", "feb") and fields[2] in ("30", "31"):
-        return "names a day of February that never comes (30 or 31)"
-    return None
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -280,6 +211,7 @@ class Settings(BaseSettings):
     # Automation: the source publishes day D this many days after it ends (ConsumptionDE35Hour
     # came about 15 days late), so the daily run fetches day (today - delay).
     publication_delay_days: int = Field(default=15, ge=0, le=120)
+    # Checked where it is used, by Dagster's schedule (sensors/ingest_schedule.py).
     ingest_cron: str = "0 6 * * *"
     # How many days before the newest published one the schedule still fetches again while
     # they have not passed their data contract (late or partial days); older ones are given up.
@@ -393,14 +325,6 @@ class Settings(BaseSettings):
         if not 0 < value <= 1:
             raise ValueError("must be a fraction in (0, 1], e.g. 0.08 for 8%")
         return value
-
-    @field_validator("ingest_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        problem = cron_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value.strip()
 
     @field_validator(
         "gcs_bucket",

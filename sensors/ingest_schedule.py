@@ -8,7 +8,7 @@ import dagster as dg
 
 from energy_assets import names
 from energy_assets.domain.calendar import published_day
-from energy_assets.settings import Settings
+from energy_assets.settings import Settings, SettingsError
 from resources.asset_storage import AssetStorage, partition_object_key
 
 
@@ -20,10 +20,18 @@ def recent_days(newest: dt.date, settings: Settings) -> list[dt.date]:
 
 
 def build_ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDefinition:
+    """The schedule; a cron expression Dagster refuses stops the location naming the variable."""
+    try:
+        return _ingest_schedule(settings, ingest_job)
+    except dg.DagsterInvalidDefinitionError as exc:
+        raise SettingsError(f"ENERGY_INGEST_CRON: {exc}") from None
+
+
+def _ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=names.INGEST_SCHEDULE,
         job=ingest_job,
-        cron_schedule=settings.ingest_cron,
+        cron_schedule=settings.ingest_cron.strip(),
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Fetches the newest published day ({settings.publication_delay_days} days of "
