@@ -13,7 +13,7 @@ import energy_assets.defs
 from energy_assets.defs.loading import loading
 from energy_assets.defs.policy import with_location_policy
 from energy_assets.defs.run_health import heartbeat_in_process_executor
-from energy_assets.settings import Settings, SettingsError, load_settings
+from energy_assets.settings import Settings, SettingsError, export_dotenv_secrets, load_settings
 from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(energy_assets.defs.__file__).resolve().parents[2]
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
+    export_dotenv_secrets(settings)  # the resources below name their secrets as EnvVar
     storage = AssetStorage.from_settings(settings)
     with loading(settings):
         try:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AliasChoices,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -149,6 +150,8 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
     )
+    # The names given to load_settings as keyword overrides (tests): never exported.
+    _overridden: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     # Source
     source: SourceKind = SourceKind.SIMULATOR
@@ -490,21 +493,20 @@ def secret_env_var(settings: Settings, field: str) -> str | None:
     return next((n for n in SECRET_ENV_VARS[field] if os.environ.get(n) == value), None)
 
 
-def _export_dotenv_secrets(settings: Settings, overrides: dict[str, Any]) -> None:
-    """Put secrets read from `.env` into os.environ under their own names.
+def export_dotenv_secrets(settings: Settings) -> None:
+    """Put secrets read from `.env` into os.environ under their own names, for the code
+    location's resources, which take secrets as `EnvVar(name)` so that the Dagster UI shows
+    names, not values. Called by the code location as it builds its resources, never while
+    settings load (the dashboard and the CLI leave the environment alone).
 
-    Resources take secrets as `EnvVar(name)`, resolved from os.environ of the process that
-    builds the resource. pydantic-settings reads `.env` without touching os.environ, and
-    Dagster loads the working directory's `.env` only in some processes: `dagster dev`,
-    `dagster-daemon run` and CLI commands that open an instance (through DAGSTER_HOME or an
-    instance ref), but not `dagster code-server start` / `dagster api grpc` started without one,
-    nor a process started in another directory. Every process that builds this code location's
-    resources loads these settings first, so exporting here makes the EnvVar resolve wherever
-    the settings saw the value; failing instead would break local runs that work today. A value
-    already in the environment wins over `.env`, so nothing set there is replaced."""
+    pydantic-settings reads `.env` without touching os.environ, and Dagster loads the working
+    directory's `.env` only in some processes: `dagster dev`, `dagster-daemon run` and CLI
+    commands that open an instance, but not `dagster code-server start` / `dagster api grpc`
+    started without one, nor a process started in another directory. A value already in the
+    environment wins over `.env`, and a keyword override (tests) is not exported."""
     for field, names in SECRET_ENV_VARS.items():
         secret = getattr(settings, field)
-        given = field in overrides or any(name in overrides for name in names)
+        given = field in settings._overridden or any(n in settings._overridden for n in names)
         if secret is None or given or any(name in os.environ for name in names):
             continue
         os.environ[names[0]] = secret.get_secret_value()
@@ -516,5 +518,5 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
-    _export_dotenv_secrets(settings, overrides)
+    settings._overridden = frozenset(overrides)
     return settings

@@ -237,7 +237,9 @@ def test_secrets_from_dotenv_reach_the_environment_by_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Resources take secrets as EnvVar(name); a value only in .env is exported under its own
-    name when settings load, so Dagster resolves it in every process that loads them."""
+    name when the code location builds its resources (never while settings load), so Dagster
+    resolves it in every process that loads the location."""
+    from energy_assets.definitions import build_definitions
     from resources.mlflow_resource import MlflowResource
     from resources.notifier import Notifier
 
@@ -247,7 +249,10 @@ def test_secrets_from_dotenv_reach_the_environment_by_name(
     (tmp_path / ".env").write_text(
         f"ENERGY_ALERT_WEBHOOK_URL={WEBHOOK}\nMLFLOW_TRACKING_URI={TRACKING}\n"
     )
-    settings = load_settings()
+    settings = load_settings(storage_dir=tmp_path)
+    assert "ENERGY_ALERT_WEBHOOK_URL" not in os.environ  # loading settings writes nothing
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    build_definitions(settings)
     assert os.environ["ENERGY_ALERT_WEBHOOK_URL"] == WEBHOOK
     assert os.environ["MLFLOW_TRACKING_URI"] == TRACKING
     webhook = Notifier.from_settings(settings).webhook_url
@@ -259,6 +264,7 @@ def test_secrets_from_dotenv_reach_the_environment_by_name(
 def test_the_environment_wins_and_overrides_are_not_exported(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from energy_assets.definitions import build_definitions
     from resources.mlflow_resource import MlflowResource
     from resources.notifier import Notifier
 
@@ -266,7 +272,10 @@ def test_the_environment_wins_and_overrides_are_not_exported(
     monkeypatch.setenv("ENERGY_MLFLOW_TRACKING_URI", TRACKING)  # the second name it goes by
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # so that teardown removes any export
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    settings = load_settings(alert_webhook_url=WEBHOOK, mlflow_tracking_uri=TRACKING)
+    settings = load_settings(
+        alert_webhook_url=WEBHOOK, mlflow_tracking_uri=TRACKING, storage_dir=tmp_path
+    )
+    build_definitions(settings)
     assert "ENERGY_ALERT_WEBHOOK_URL" not in os.environ
     assert "MLFLOW_TRACKING_URI" not in os.environ
     # A keyword override (tests) is passed as itself; a value from the environment by name.
