@@ -15,15 +15,17 @@ from flask import Flask, Response, jsonify, request
 
 from dash_app import auth, cards, health, models, pages, views, warmup
 from dash_app.store import STORE_EXTENSION, DashboardStore, store_of
-from energy_assets.settings import Settings, load_settings
+from energy_assets.settings import DashboardSettings, load_dashboard_settings
 
 _VERSION = re.compile(r"[1-9][0-9]{0,8}")
 # The largest body the dashboard takes: a Dash callback's JSON (its inputs and state), a few KB.
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings | None = None, store: DashboardStore | None = None) -> Dash:
-    settings = settings or load_settings()
+def create_app(
+    settings: DashboardSettings | None = None, store: DashboardStore | None = None
+) -> Dash:
+    settings = settings or load_dashboard_settings()
     store = store or DashboardStore.from_settings(settings)
     # Bootstrap's CSS comes from dash_app/assets/ (vendored, served by the app itself, like
     # every script of Dash and dash-bootstrap-components): the page loads nothing from elsewhere.

@@ -28,7 +28,7 @@ from flask import Response, request, session
 from werkzeug.routing import Map, Rule
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from energy_assets.settings import DashboardAuth, Settings
+from energy_assets.settings import DashboardAuth, DashboardSettings
 
 PUBLIC_PATHS = ("/api/health",)
 CALLBACK_PATH = "/_dash-update-component"
@@ -132,7 +132,7 @@ def allowed_accounts(emails: tuple[str, ...], domains: tuple[str, ...]) -> Calla
     return allowed
 
 
-def protect(app: Dash, settings: Settings) -> Auth | None:
+def protect(app: Dash, settings: DashboardSettings) -> Auth | None:
     """Put the configured sign-in in front of every route but /api/health."""
     mode = settings.dashboard_auth
     server = app.server

@@ -22,7 +22,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dash_app.store import DashboardStore
 from energy_assets.domain import tracking
-from energy_assets.settings import DashboardAuth, Settings
+from energy_assets.settings import DashboardAuth, DashboardSettings
 from energy_assets.storage.approvals import DecisionError, decide
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _loopback(address: str | None) -> bool:
         return False
 
 
-def decider(settings: Settings) -> str | None:
+def decider(settings: DashboardSettings) -> str | None:
     """Who makes a decision from this request; None when no one may (anonymous and remote)."""
     from flask import has_request_context, request, session
 

@@ -20,7 +20,7 @@ import pandas as pd
 from cachetools import TTLCache
 
 from energy_assets import names
-from energy_assets.settings import Settings
+from energy_assets.settings import DashboardSettings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.drift_store import report_html
 from energy_assets.storage.model_reports import load_report
@@ -156,7 +156,7 @@ class DashboardStore:
     def __init__(
         self,
         storage: Storage,
-        settings: Settings,
+        settings: DashboardSettings,
         ttl_seconds: float = 15.0,
         max_bytes: int = CACHE_BYTES,
     ) -> None:
@@ -171,7 +171,7 @@ class DashboardStore:
         self._watched: dict[str, Watched[Any]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DashboardStore:
+    def from_settings(cls, settings: DashboardSettings) -> DashboardStore:
         return cls(storage_from_settings(settings), settings)
 
     def cached(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:

@@ -13,7 +13,7 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -142,7 +142,7 @@ def _https_url(url: str) -> str:
     return url
 
 
-class Settings(BaseSettings):
+class _EnergySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_file=".env",
@@ -152,6 +152,100 @@ class Settings(BaseSettings):
     )
     # The names given to load_settings as keyword overrides (tests): never exported.
     _overridden: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @field_validator(
+        "gcs_bucket",
+        "gcs_project",
+        "alert_webhook_url",
+        "mlflow_tracking_uri",
+        "optuna_storage",
+        "dashboard_users",
+        "dashboard_secret_key",
+        "dashboard_oidc_metadata_url",
+        "dashboard_oidc_client_id",
+        "dashboard_oidc_client_secret",
+        mode="before",
+        check_fields=False,
+    )
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class CommonSettings(_EnergySettings):
+    """What the pipeline and the dashboard both read: where the assets and the models are,
+    the alert thresholds and the publication delay."""
+
+    # Storage: a GCS bucket when set, else a local folder.
+    storage_dir: Path = Path("storage")
+    gcs_bucket: str | None = None
+    gcs_prefix: str = "energy"
+    gcs_project: str | None = None
+
+    # Models: MLflow tracking and registry, Optuna studies. Local state lives in state_dir.
+    state_dir: Path = Path(".state")
+    # Secrets (SecretStr: repr and errors never show them): a tracking URI or storage URL may
+    # carry a password, a webhook URL carries its token in the path.
+    mlflow_tracking_uri: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ENERGY_MLFLOW_TRACKING_URI"),
+    )
+    mlflow_experiment: str = "energy-forecasting"
+    registered_model: str = "energy-consumption-forecast"
+    # A version that passes its gate also needs a person's approval (dashboard or CLI) to serve.
+    require_approval: bool = False
+    # Monitoring and alerts. Day-ahead pooled MAPE of the model on the real Jan 2023 slice ran
+    # 4.4-11.9% a day (median 6.0%): WARN flags the worst fifth of such days, ALERT lies above
+    # every one of them.
+    mape_warn: float = 0.08
+    mape_alert: float = 0.12
+    # Automation: the source publishes day D this many days after it ends (ConsumptionDE35Hour
+    # came about 15 days late), so the daily run fetches day (today - delay).
+    publication_delay_days: int = Field(default=15, ge=0, le=120)
+
+    @field_validator("mape_warn", "mape_alert")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("must be a fraction in (0, 1], e.g. 0.08 for 8%")
+        return value
+
+    @field_validator("gcs_prefix")
+    @classmethod
+    def _strip_slashes(cls, value: str) -> str:
+        return value.strip("/")
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Self:
+        if not self.mape_warn < self.mape_alert:
+            raise ValueError(
+                f"{ENV_PREFIX}MAPE_WARN ({self.mape_warn}) must be below "
+                f"{ENV_PREFIX}MAPE_ALERT ({self.mape_alert})"
+            )
+        return self
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: MLFLOW_TRACKING_URI, else a SQLite store in state_dir."""
+        if self.mlflow_tracking_uri is not None:
+            return self.mlflow_tracking_uri.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> str:
+        return (self.state_dir / "mlruns").resolve().as_uri()
+
+    @property
+    def storage_uri(self) -> str:
+        """Human-readable base of the stored assets."""
+        if self.gcs_bucket:
+            return f"gs://{self.gcs_bucket}/{self.gcs_prefix}".rstrip("/")
+        return str(self.storage_dir.resolve())
+
+
+class Settings(CommonSettings):
+    """The pipeline's settings (the code location, the CLI, the benchmarks): the common ones,
+    the source, training, alerting and scheduling. The dashboard never reads these."""
 
     # Source
     source: SourceKind = SourceKind.SIMULATOR
@@ -178,67 +272,21 @@ class Settings(BaseSettings):
     # Partitions
     start_date: dt.date = dt.date(2023, 1, 1)
 
-    # Storage: a GCS bucket when set, else a local folder.
-    storage_dir: Path = Path("storage")
-    gcs_bucket: str | None = None
-    gcs_prefix: str = "energy"
-    gcs_project: str | None = None
-
-    # Models: MLflow tracking and registry, Optuna studies. Local state lives in state_dir.
-    state_dir: Path = Path(".state")
-    # Secrets (SecretStr: repr and errors never show them): a tracking URI or storage URL may
-    # carry a password, a webhook URL carries its token in the path.
-    mlflow_tracking_uri: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "ENERGY_MLFLOW_TRACKING_URI"),
-    )
-    mlflow_experiment: str = "energy-forecasting"
-    registered_model: str = "energy-consumption-forecast"
     # Two years: the model learns the yearly pattern from them (it reads the year before, too).
     training_weeks: int = Field(default=104, ge=2, le=520)
     validation_days: int = Field(default=7, ge=1, le=60)
     optuna_storage: SecretStr | None = None
-    # A version that passes its gate also needs a person's approval (dashboard or CLI) to serve.
-    require_approval: bool = False
 
-    # Monitoring and alerts. Day-ahead pooled MAPE of the model on the real Jan 2023 slice ran
-    # 4.4-11.9% a day (median 6.0%): WARN flags the worst fifth of such days, ALERT lies above
-    # every one of them.
-    mape_warn: float = 0.08
-    mape_alert: float = 0.12
     alert_webhook_url: SecretStr | None = None
     alert_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     alert_webhook_retries: int = Field(default=4, ge=0, le=20)
     alert_webhook_backoff_seconds: float = Field(default=1.0, ge=0)
 
-    # Automation: the source publishes day D this many days after it ends (ConsumptionDE35Hour
-    # came about 15 days late), so the daily run fetches day (today - delay).
-    publication_delay_days: int = Field(default=15, ge=0, le=120)
     # Checked where it is used, by Dagster's schedule (sensors/ingest_schedule.py).
     ingest_cron: str = "0 6 * * *"
     # How many days before the newest published one the schedule still fetches again while
     # they have not passed their data contract (late or partial days); older ones are given up.
     refetch_days: int = Field(default=7, ge=0, le=120)
-
-    # --- Dashboard access (dash_app/auth.py) -------------------------------------------------
-    # Secrets are SecretStr: repr() and str() of the settings show "**********" for them.
-    dashboard_auth: DashboardAuth = DashboardAuth.NONE
-    # A JSON object of user name -> werkzeug.security.generate_password_hash(password).
-    dashboard_users: SecretStr | None = None
-    # Signs the Flask session cookie: required for oidc, optional for basic (which sends the
-    # password with every request). At least 32 characters; the same in every worker.
-    dashboard_secret_key: SecretStr | None = None
-    # The provider's discovery document (.../.well-known/openid-configuration).
-    dashboard_oidc_metadata_url: str | None = None
-    dashboard_oidc_client_id: str | None = None
-    dashboard_oidc_client_secret: SecretStr | None = None
-    # Who may sign in (comma-separated): e-mail addresses, e-mail domains; "*" as the domain lets
-    # in everyone the provider signs in. One of the two is required for oidc.
-    dashboard_oidc_allowed_emails: Annotated[tuple[str, ...], NoDecode] = ()
-    dashboard_oidc_allowed_domains: Annotated[tuple[str, ...], NoDecode] = ()
-    # An https redirect URI and a Secure session cookie (TLS ends before gunicorn on Cloud Run);
-    # false only to try the sign-in over plain HTTP on 127.0.0.1.
-    dashboard_oidc_https: bool = True
 
     @field_validator("api_base_url")
     @classmethod
@@ -322,49 +370,43 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("mape_warn", "mape_alert")
-    @classmethod
-    def _fraction(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError("must be a fraction in (0, 1], e.g. 0.08 for 8%")
-        return value
-
-    @field_validator(
-        "gcs_bucket",
-        "gcs_project",
-        "alert_webhook_url",
-        "mlflow_tracking_uri",
-        "optuna_storage",
-        "dashboard_users",
-        "dashboard_secret_key",
-        "dashboard_oidc_metadata_url",
-        "dashboard_oidc_client_id",
-        "dashboard_oidc_client_secret",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("gcs_prefix")
-    @classmethod
-    def _strip_slashes(cls, value: str) -> str:
-        return value.strip("/")
-
     @model_validator(mode="after")
     def _file_needed(self) -> Settings:
         if self.source is SourceKind.FILE and self.file is None:
             raise ValueError(f"{ENV_PREFIX}FILE must be set when {ENV_PREFIX}SOURCE=file")
         return self
 
-    @model_validator(mode="after")
-    def _thresholds_ordered(self) -> Settings:
-        if not self.mape_warn < self.mape_alert:
-            raise ValueError(
-                f"{ENV_PREFIX}MAPE_WARN ({self.mape_warn}) must be below "
-                f"{ENV_PREFIX}MAPE_ALERT ({self.mape_alert})"
-            )
-        return self
+    @property
+    def study_storage(self) -> str:
+        """Optuna storage URL (may carry a password: show it only through `redact_url`)."""
+        if self.optuna_storage is not None:
+            return self.optuna_storage.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'optuna.db').resolve()}"
+
+
+class DashboardSettings(CommonSettings):
+    """The dashboard's settings: the common ones and who may see it. The code location never
+    reads these, so a bad ENERGY_DASHBOARD_* value cannot stop it."""
+
+    # --- Dashboard access (dash_app/auth.py) -------------------------------------------------
+    # Secrets are SecretStr: repr() and str() of the settings show "**********" for them.
+    dashboard_auth: DashboardAuth = DashboardAuth.NONE
+    # A JSON object of user name -> werkzeug.security.generate_password_hash(password).
+    dashboard_users: SecretStr | None = None
+    # Signs the Flask session cookie: required for oidc, optional for basic (which sends the
+    # password with every request). At least 32 characters; the same in every worker.
+    dashboard_secret_key: SecretStr | None = None
+    # The provider's discovery document (.../.well-known/openid-configuration).
+    dashboard_oidc_metadata_url: str | None = None
+    dashboard_oidc_client_id: str | None = None
+    dashboard_oidc_client_secret: SecretStr | None = None
+    # Who may sign in (comma-separated): e-mail addresses, e-mail domains; "*" as the domain lets
+    # in everyone the provider signs in. One of the two is required for oidc.
+    dashboard_oidc_allowed_emails: Annotated[tuple[str, ...], NoDecode] = ()
+    dashboard_oidc_allowed_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    # An https redirect URI and a Secure session cookie (TLS ends before gunicorn on Cloud Run);
+    # false only to try the sign-in over plain HTTP on 127.0.0.1.
+    dashboard_oidc_https: bool = True
 
     # --- Dashboard access validators ---------------------------------------------------------
     @field_validator(
@@ -388,7 +430,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _dashboard_access(self) -> Settings:
+    def _dashboard_access(self) -> Self:
         """Each way in has what it needs. The errors name variables, never a secret's value."""
         if self.dashboard_users is not None:
             _user_hashes(self.dashboard_users.get_secret_value())
@@ -429,31 +471,6 @@ class Settings(BaseSettings):
         users = self.dashboard_users
         return _user_hashes(users.get_secret_value()) if users is not None else {}
 
-    @property
-    def tracking_uri(self) -> str:
-        """MLflow tracking URI: MLFLOW_TRACKING_URI, else a SQLite store in state_dir."""
-        if self.mlflow_tracking_uri is not None:
-            return self.mlflow_tracking_uri.get_secret_value()
-        return f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
-
-    @property
-    def artifact_root(self) -> str:
-        return (self.state_dir / "mlruns").resolve().as_uri()
-
-    @property
-    def study_storage(self) -> str:
-        """Optuna storage URL (may carry a password: show it only through `redact_url`)."""
-        if self.optuna_storage is not None:
-            return self.optuna_storage.get_secret_value()
-        return f"sqlite:///{(self.state_dir / 'optuna.db').resolve()}"
-
-    @property
-    def storage_uri(self) -> str:
-        """Human-readable base of the stored assets."""
-        if self.gcs_bucket:
-            return f"gs://{self.gcs_bucket}/{self.gcs_prefix}".rstrip("/")
-        return str(self.storage_dir.resolve())
-
 
 def _describe(error: ValidationError) -> str:
     lines = []
@@ -473,7 +490,8 @@ def _shown(name: str, got: Any) -> str:
     field added later is covered without a list to keep) or typed SecretStr, a URL-like
     field's without credentials, nothing for a whole mapping."""
     field = name.lower().removeprefix(ENV_PREFIX.lower())
-    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+    fields = {**Settings.model_fields, **DashboardSettings.model_fields}
+    annotation = fields[field].annotation if field in fields else None
     secret_type = "SecretStr" in repr(annotation)
     if secret_type or _SECRET_NAME.search(name) or isinstance(got, dict | SecretStr):
         return ""
@@ -512,11 +530,23 @@ def export_dotenv_secrets(settings: Settings) -> None:
         os.environ[names[0]] = secret.get_secret_value()
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and `.env`; keyword overrides win (for tests)."""
+_S = TypeVar("_S", bound=_EnergySettings)
+
+
+def _load(kind: type[_S], overrides: dict[str, Any]) -> _S:
     try:
-        settings = Settings(**overrides)
+        settings = kind(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
     settings._overridden = frozenset(overrides)
     return settings
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The pipeline's settings from the environment and `.env`; keyword overrides win (tests)."""
+    return _load(Settings, overrides)
+
+
+def load_dashboard_settings(**overrides: Any) -> DashboardSettings:
+    """The dashboard's settings from the environment and `.env`; keyword overrides win."""
+    return _load(DashboardSettings, overrides)

@@ -26,7 +26,7 @@ from dash_app.store import DashboardStore, Watched
 from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.domain.sources.simulator import SimulatorSource
-from energy_assets.settings import Settings, load_settings
+from energy_assets.settings import DashboardSettings, load_dashboard_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.drift_store import save_report
 from energy_assets.storage.objects import LocalStorage, Storage, storage_from_settings
@@ -78,18 +78,18 @@ def seed(storage: Storage) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(storage_dir=tmp_path / "storage", state_dir=tmp_path / "state")
+def settings(tmp_path: Path) -> DashboardSettings:
+    return load_dashboard_settings(storage_dir=tmp_path / "storage", state_dir=tmp_path / "state")
 
 
 @pytest.fixture
-def store(settings: Settings) -> DashboardStore:
+def store(settings: DashboardSettings) -> DashboardStore:
     seed(storage_from_settings(settings))
     return DashboardStore.from_settings(settings)
 
 
 @pytest.fixture
-def client(settings: Settings, store: DashboardStore) -> Any:
+def client(settings: DashboardSettings, store: DashboardStore) -> Any:
     return create_app(settings, store).server.test_client()
 
 
@@ -197,7 +197,7 @@ def test_the_mape_card_is_coloured_by_the_thresholds(
 
 
 def test_the_status_cards_of_empty_or_unreadable_storage(tmp_path: Path) -> None:
-    empty = load_settings(storage_dir=tmp_path / "none", state_dir=tmp_path / "state")
+    empty = load_dashboard_settings(storage_dir=tmp_path / "none", state_dir=tmp_path / "state")
     states = {
         c.id: (c.value, c.state) for c in cards.status_cards(DashboardStore.from_settings(empty))
     }
@@ -314,7 +314,7 @@ def strict_json(data: bytes) -> Any:
 
 
 def test_predictions_without_a_band_or_with_missing_numbers_are_valid_json(
-    settings: Settings, store: DashboardStore
+    settings: DashboardSettings, store: DashboardStore
 ) -> None:
     # A day whose stored forecasts lack the P10/P90 columns and hold a NaN forecast.
     day = DAYS[2]
@@ -336,7 +336,7 @@ def test_predictions_without_a_band_or_with_missing_numbers_are_valid_json(
 
 
 def test_an_unreadable_predictions_file_is_a_json_503_without_internals(
-    settings: Settings, store: DashboardStore
+    settings: DashboardSettings, store: DashboardStore
 ) -> None:
     store.storage.write_bytes(f"predictions/{DAYS[1]}.parquet", b"not parquet", "application/x")
     client = create_app(settings, DashboardStore.from_settings(settings)).server.test_client()
@@ -348,7 +348,7 @@ def test_an_unreadable_predictions_file_is_a_json_503_without_internals(
 
 
 def test_health_is_200_with_its_facts_and_503_without_forecasts(
-    client: Any, settings: Settings, tmp_path: Path
+    client: Any, settings: DashboardSettings, tmp_path: Path
 ) -> None:
     response = known_health(client)
     assert response.status_code == 200
@@ -365,7 +365,7 @@ def test_health_is_200_with_its_facts_and_503_without_forecasts(
     assert facts["storage reachable"]["value"] is None  # no storage address
     assert str(settings.storage_dir) not in response.get_data(as_text=True)
 
-    empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
+    empty = load_dashboard_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
     down = known_health(create_app(empty).server.test_client())
     assert down.status_code == 503 and down.get_json()["status"] == "down"
 
@@ -389,7 +389,7 @@ def test_the_dashboard_reads_gcs_when_a_bucket_is_set(
     prefix = f"dashboard-tests/{uuid.uuid4().hex}"
     monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
     monkeypatch.setenv("ENERGY_GCS_PREFIX", prefix)
-    settings = load_settings(state_dir=tmp_path / "state")
+    settings = load_dashboard_settings(state_dir=tmp_path / "state")
     seed(storage_from_settings(settings, gcs_client=gcs_client))
     client = create_app(settings).server.test_client()
     response = client.get(f"/api/predictions?area=DK2&consumer_type=441&date={DAYS[1]}")
@@ -409,7 +409,7 @@ def test_health_is_503_when_the_bucket_cannot_be_reached(
     message, and the error itself goes to the server log."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{refusing_port}")
     monkeypatch.setenv("ENERGY_GCS_BUCKET", "test-bucket")
-    settings = load_settings(state_dir=tmp_path / "state")
+    settings = load_dashboard_settings(state_dir=tmp_path / "state")
     response = known_health(create_app(settings).server.test_client())
     assert response.status_code == 503
     body = response.get_json()
@@ -464,7 +464,7 @@ def wait_for_health(client: Any, until: Any, deadline_seconds: float = 120.0) ->
 
 
 def test_health_answers_at_once_while_its_facts_are_still_being_read(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: DashboardSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(storage_from_settings(settings))
     storage_free, registry_free = threading.Event(), threading.Event()
@@ -521,7 +521,7 @@ def test_a_reading_that_stops_coming_no_longer_vouches_for_its_fact(store: Dashb
 
 
 def test_a_fact_never_read_for_minutes_is_wrong_not_unknown(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: DashboardSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
     monkeypatch.setattr(health.tracking, "champion_uri", lambda *_: release.wait(300))
@@ -611,7 +611,7 @@ def test_predictions_refuse_a_date_that_is_not_exactly_a_day(
 
 
 def test_a_bad_date_is_refused_even_where_nothing_is_stored(tmp_path: Path) -> None:
-    empty = load_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
+    empty = load_dashboard_settings(storage_dir=tmp_path / "empty", state_dir=tmp_path / "state")
     client = create_app(empty).server.test_client()
     response = client.get("/api/predictions?area=DK1&consumer_type=111&date=2023-02-01junk")
     assert response.status_code == 400 and "date must be" in response.get_json()["error"]

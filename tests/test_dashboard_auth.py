@@ -23,7 +23,7 @@ from werkzeug.security import generate_password_hash
 
 from dash_app.app import create_app
 from dash_app.auth import PasswordCheck, allowed_accounts
-from energy_assets.settings import Settings, SettingsError, load_settings
+from energy_assets.settings import DashboardSettings, SettingsError, load_dashboard_settings
 from energy_assets.storage.objects import storage_from_settings
 from tests.loopback import free_port, stalled_server, wait_for_port
 from tests.test_dashboard import DAYS, known_health, seed
@@ -53,8 +53,8 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def basic_settings(tmp_path: Path, users: str) -> Settings:
-    settings = load_settings(
+def basic_settings(tmp_path: Path, users: str) -> DashboardSettings:
+    settings = load_dashboard_settings(
         storage_dir=tmp_path / "storage",
         state_dir=tmp_path / "state",
         dashboard_auth="basic",
@@ -65,7 +65,7 @@ def basic_settings(tmp_path: Path, users: str) -> Settings:
 
 
 @pytest.fixture
-def client(basic_settings: Settings) -> Any:
+def client(basic_settings: DashboardSettings) -> Any:
     return create_app(basic_settings).server.test_client()
 
 
@@ -127,7 +127,7 @@ def test_callbacks_need_a_password_whatever_their_body_says(client: Any) -> None
 
 
 def test_health_answers_without_a_password_and_tells_no_internals(
-    client: Any, basic_settings: Settings
+    client: Any, basic_settings: DashboardSettings
 ) -> None:
     answer = known_health(client)
     assert answer.status_code == 200
@@ -144,7 +144,7 @@ def test_health_of_unreadable_storage_shows_neither_error_nor_path(
     not_a_folder = tmp_path / "secret-place" / "storage"
     not_a_folder.parent.mkdir()
     not_a_folder.write_text("a file where the storage folder should be")
-    settings = load_settings(
+    settings = load_dashboard_settings(
         storage_dir=not_a_folder,
         state_dir=tmp_path / "state",
         dashboard_auth="basic",
@@ -187,7 +187,9 @@ def test_a_verified_password_is_checked_once_per_few_minutes(
 
 
 def test_without_auth_the_pages_stay_open(tmp_path: Path) -> None:
-    settings = load_settings(storage_dir=tmp_path / "storage", state_dir=tmp_path / "state")
+    settings = load_dashboard_settings(
+        storage_dir=tmp_path / "storage", state_dir=tmp_path / "state"
+    )
     seed(storage_from_settings(settings))
     client = create_app(settings).server.test_client()
     for path in ["/", "/forecast", "/_dash-layout", PREDICTIONS, f"/reports/drift/{DAYS[-1]}"]:
@@ -199,7 +201,7 @@ def test_without_auth_the_pages_stay_open(tmp_path: Path) -> None:
 
 def error_of(**overrides: Any) -> str:
     with pytest.raises(SettingsError) as caught:
-        load_settings(**overrides)
+        load_dashboard_settings(**overrides)
     return str(caught.value)
 
 
@@ -242,7 +244,7 @@ def test_secrets_never_show_in_the_settings_repr(
     monkeypatch.setenv("ENERGY_DASHBOARD_AUTH", "basic")
     monkeypatch.setenv("ENERGY_DASHBOARD_USERS", users)
     monkeypatch.setenv("ENERGY_DASHBOARD_SECRET_KEY", key)
-    settings = load_settings()
+    settings = load_dashboard_settings()
     shown = repr(settings) + str(settings)
     assert key not in shown and json.loads(users)[USER] not in shown
     assert settings.dashboard_user_hashes() == json.loads(users)
@@ -289,8 +291,8 @@ def provider() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def oidc_settings(tmp_path: Path, metadata_base: str, https: bool = False) -> Settings:
-    return load_settings(
+def oidc_settings(tmp_path: Path, metadata_base: str, https: bool = False) -> DashboardSettings:
+    return load_dashboard_settings(
         storage_dir=tmp_path / "storage",
         state_dir=tmp_path / "state",
         dashboard_auth="oidc",
@@ -379,7 +381,7 @@ def test_the_bind_address_follows_the_environment(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.slow
 def test_gunicorn_serves_the_dashboard_behind_basic_auth(
-    basic_settings: Settings, users: str, tmp_path: Path
+    basic_settings: DashboardSettings, users: str, tmp_path: Path
 ) -> None:
     """As deployed: the app preloaded, forked workers that answer their first /api/health at
     once, even while the registry hangs (its fact is then "not yet known"), and sign-in on

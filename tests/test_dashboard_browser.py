@@ -29,9 +29,10 @@ from dash_app.screenshots import (
     wait_idle,
 )
 from energy_assets.domain.forecasting.feature_names import label
-from energy_assets.settings import Settings, load_settings
+from energy_assets.settings import DashboardSettings, load_dashboard_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import storage_from_settings
+from tests.dashboards import dashboard_settings
 from tests.test_dashboard import DAYS, seed
 
 pytestmark = pytest.mark.skipif(
@@ -51,22 +52,22 @@ AMBER, RED = "rgb(255, 243, 205)", "rgb(248, 215, 218)"
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> DashboardSettings:
     """Settings over storage seeded on disk, whose files the tests read for what to expect."""
     base = tmp_path_factory.mktemp("dashboard")
-    settings = load_settings(storage_dir=base / "storage", state_dir=base / "state")
+    settings = load_dashboard_settings(storage_dir=base / "storage", state_dir=base / "state")
     seed(storage_from_settings(settings))
     return settings
 
 
 @pytest.fixture(scope="module")
-def site(stored: Settings) -> Iterator[tuple[str, Any]]:
+def site(stored: DashboardSettings) -> Iterator[tuple[str, Any]]:
     with serve(create_app(stored)) as url, chromium() as driver:
         yield url, driver
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def newest(settings: Settings, asset: str) -> Path:
+def newest(settings: DashboardSettings, asset: str) -> Path:
     """The stored parquet file of an asset's newest day."""
     return max((settings.storage_dir / asset).glob("*.parquet"))
 
@@ -165,7 +166,9 @@ def test_every_page_fits_a_phone_and_a_laptop(
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def test_the_status_cards_show_what_is_stored(site: tuple[str, Any], stored: Settings) -> None:
+def test_the_status_cards_show_what_is_stored(
+    site: tuple[str, Any], stored: DashboardSettings
+) -> None:
     """Each card's value, caption and colour against the stored files, on every page."""
     url, driver = site
     monitoring = pd.read_parquet(newest(stored, "forecast_monitoring"))
@@ -217,7 +220,7 @@ def test_the_status_cards_show_what_is_stored(site: tuple[str, Any], stored: Set
 
 
 def test_the_accuracy_table_sorts_filters_and_colours_by_the_thresholds(
-    stored: Settings, tmp_path: Path
+    stored: DashboardSettings, tmp_path: Path
 ) -> None:
     """With thresholds inside the newest day's range of per-series MAPE, every colour shows:
     each MAPE cell is amber above warn, red above alert, as the stored scores say."""
@@ -379,7 +382,7 @@ def test_storage_without_forecasts_shows_the_banner(site: tuple[str, Any], tmp_p
     from selenium.webdriver.common.by import By
 
     _, driver = site
-    empty = load_settings(storage_dir=tmp_path / "none", state_dir=tmp_path / "state")
+    empty = load_dashboard_settings(storage_dir=tmp_path / "none", state_dir=tmp_path / "state")
     with serve(create_app(empty)) as other:
         driver.get(other + "/")
         wait_for(driver, "#forecast-banner")
@@ -438,8 +441,9 @@ def approvals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         decide(settings, versions[weeks[0]], "approve", "ana", "first week checked by hand")
         predicted = run(defs, instance, [PREDICTIONS_KEY], first="2023-02-13", last="2023-02-20")
         assert predicted.success, failure_text(predicted)
-        store = DashboardStore(storage_from_settings(settings), settings, ttl_seconds=0)
-        with serve(create_app(settings, store)) as url, chromium() as driver:
+        shown = dashboard_settings(settings)
+        store = DashboardStore(storage_from_settings(shown), shown, ttl_seconds=0)
+        with serve(create_app(shown, store)) as url, chromium() as driver:
             yield {"url": url, "driver": driver, "settings": settings, "defs": defs,
                    "instance": instance, "weeks": weeks, "versions": versions}  # fmt: skip
 

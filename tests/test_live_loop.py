@@ -224,8 +224,9 @@ def test_the_daily_tick_carries_a_new_day_through_to_the_dashboard(
 
     # The dashboard shows the new forecast day, by the dataset's own keys.
     from dash_app.app import create_app
+    from tests.dashboards import dashboard_settings
 
-    client = create_app(settings).server.test_client()
+    client = create_app(dashboard_settings(settings)).server.test_client()
     query = f"area=DK1&municipality=851&branch=Privat&date={next_day}"
     response = client.get(f"/api/predictions?{query}")
     assert response.status_code == 200, response.get_json()

@@ -30,7 +30,7 @@ from energy_assets.domain.forecasting.report import (
 )
 from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
 from energy_assets.domain.schema import SERIES, VALUE
-from energy_assets.settings import load_settings
+from energy_assets.settings import load_dashboard_settings
 from energy_assets.storage.model_reports import (
     list_reports,
     load_report,
@@ -282,7 +282,9 @@ def test_the_dashboard_serves_a_stored_report(tmp_path: Path) -> None:
     from dash_app.app import create_app
     from dash_app.store import DashboardStore
 
-    settings = load_settings(storage_dir=tmp_path / "storage", state_dir=tmp_path / "state")
+    settings = load_dashboard_settings(
+        storage_dir=tmp_path / "storage", state_dir=tmp_path / "state"
+    )
     storage = storage_from_settings(settings)
     save_report(storage, WEEK, "3", "<!DOCTYPE html><html>report of v3</html>")
     client: Any = create_app(settings, DashboardStore.from_settings(settings)).server.test_client()

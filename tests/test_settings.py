@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from energy_assets.settings import SettingsError, SourceKind, load_settings
+from energy_assets.settings import SettingsError, SourceKind, load_dashboard_settings, load_settings
 
 
 def test_defaults_run_offline_on_local_storage() -> None:
@@ -77,6 +77,46 @@ def test_code_location_fails_at_load_on_a_bad_setting(monkeypatch: pytest.Monkey
     )
     assert proc.returncode != 0
     assert "ENERGY_SOURCE" in proc.stderr and "'nonsense'" in proc.stderr
+
+
+def test_a_bad_dashboard_setting_never_stops_the_code_location(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {"ENERGY_DASHBOARD_AUTH": "password", "PATH": "/usr/bin:/bin"}
+    code = (
+        "import energy_assets.definitions as d; print(len(list(d.defs().resolve_all_asset_keys())))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "7"
+    # ...while the dashboard refuses it, naming the variable.
+    with pytest.raises(SettingsError, match="ENERGY_DASHBOARD_AUTH"):
+        load_dashboard_settings(dashboard_auth="password")
+
+
+def test_a_bad_pipeline_setting_never_stops_the_dashboard(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dash_app.app import create_app
+
+    monkeypatch.setenv("ENERGY_SOURCE", "nonsense")
+    monkeypatch.setenv("ENERGY_TRAINING_WEEKS", "1")
+    with pytest.raises(SettingsError, match="ENERGY_SOURCE"):
+        load_settings()
+    settings = load_dashboard_settings(storage_dir=tmp_path / "storage")
+    assert create_app(settings).server.test_client().get("/").status_code == 200
+
+
+def test_the_two_kinds_share_only_the_common_settings() -> None:
+    from energy_assets.settings import CommonSettings, DashboardSettings, Settings
+
+    common = set(CommonSettings.model_fields)
+    assert set(Settings.model_fields) & set(DashboardSettings.model_fields) == common
+    assert not any(f.startswith("dashboard_") for f in Settings.model_fields)
+    assert {"source", "training_weeks", "ingest_cron"}.isdisjoint(DashboardSettings.model_fields)
 
 
 # -- limits -------------------------------------------------------------------------------------

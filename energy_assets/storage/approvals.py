@@ -16,7 +16,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from energy_assets.domain import tracking
-from energy_assets.settings import Settings
+from energy_assets.settings import CommonSettings
 from energy_assets.storage.model_decisions import Decision, DecisionLog, now_utc
 from energy_assets.storage.objects import Storage, StorageError, storage_from_settings
 
@@ -58,7 +58,7 @@ def _checked(version: str, action: str, by: str, reason: str) -> tuple[str, str,
 
 
 def decide(
-    settings: Settings,
+    settings: CommonSettings,
     version: str,
     decision: str,
     by: str,

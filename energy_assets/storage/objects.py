@@ -23,7 +23,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from google.cloud import storage as gcs
 
-    from energy_assets.settings import Settings
+    from energy_assets.settings import CommonSettings
 
 
 def object_key(asset: str, partition: str | None = None, suffix: str = "parquet") -> str:
@@ -285,7 +285,7 @@ class GCSStorage(Storage):
             raise StorageError(f"bucket gs://{self.bucket_name} does not exist") from None
 
 
-def storage_from_settings(settings: Settings, gcs_client: gcs.Client | None = None) -> Storage:
+def storage_from_settings(settings: CommonSettings, gcs_client: gcs.Client | None = None) -> Storage:
     """The storage the settings name: GCS when a bucket is set, else the local folder."""
     if settings.gcs_bucket:
         if gcs_client is None:
