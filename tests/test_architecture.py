@@ -160,3 +160,18 @@ def test_the_dashboard_runs_without_importing_dagster(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+LONGEST_FUNCTION = 60
+
+
+def test_no_function_is_longer_than_sixty_lines() -> None:
+    """Decorators included: a function that does not fit a screen does more than one thing."""
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if (lines := (node.end_lineno or node.lineno) - first + 1) > LONGEST_FUNCTION:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert long == []

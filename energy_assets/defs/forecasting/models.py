@@ -25,22 +25,26 @@ from resources.parquet_io_manager import ALLOW_MISSING, STORAGE_FORMAT
 LOOKBACK_WEEKS = math.ceil(LOOKBACK_DAYS / 7)
 
 
+def _model_inputs(settings: Settings) -> dict[str, dg.AssetIn]:
+    return {
+        # The training weeks, and the year before them that their features look back on.
+        "raw": dg.AssetIn(
+            names.RAW,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(settings.training_weeks + LOOKBACK_WEEKS), end_offset=-1
+            ),
+            # A day its contract refused is missing history, not a reason to stop.
+            metadata={ALLOW_MISSING: True},
+        ),
+        "hyperparameters": dg.AssetIn(names.HYPERPARAMETERS),
+    }
+
+
 def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
     @dg.asset(
         key=names.MODEL,
         partitions_def=partitions.weeks,
-        ins={
-            # The training weeks, and the year before them that their features look back on.
-            "raw": dg.AssetIn(
-                names.RAW,
-                partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-(settings.training_weeks + LOOKBACK_WEEKS), end_offset=-1
-                ),
-                # A day its contract refused is missing history, not a reason to stop.
-                metadata={ALLOW_MISSING: True},
-            ),
-            "hyperparameters": dg.AssetIn(names.HYPERPARAMETERS),
-        },
+        ins=_model_inputs(settings),
         io_manager_key="parquet_io_manager",
         metadata={STORAGE_FORMAT: "json"},
         group_name="forecasting",
