@@ -22,6 +22,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dash_app.store import DashboardStore
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.settings import DashboardAuth, DashboardSettings
 from energy_assets.storage.approvals import DecisionError, decide
 
@@ -59,7 +60,7 @@ def decider(settings: DashboardSettings) -> str | None:
     return ANONYMOUS if _loopback(request.remote_addr) and not forwarded else None
 
 
-def _versions(store: DashboardStore) -> list[tracking.VersionInfo]:
+def _versions(store: DashboardStore) -> list[serving_rules.VersionInfo]:
     settings = store.settings
     return store.cached(
         ("model_versions",),
@@ -67,11 +68,11 @@ def _versions(store: DashboardStore) -> list[tracking.VersionInfo]:
     )
 
 
-def _row(v: tracking.VersionInfo, serves: bool, champion: bool, can_decide: bool) -> Any:
-    approval = v.approval or (tracking.NOT_REQUIRED if v.gate == "passed" else "-")
+def _row(v: serving_rules.VersionInfo, serves: bool, champion: bool, can_decide: bool) -> Any:
+    approval = v.approval or (serving_rules.NOT_REQUIRED if v.gate == "passed" else "-")
     decided = f"{v.approval_by} at {v.approval_at}: {v.approval_reason}" if v.approval_by else ""
     actions: Any = ""
-    if approval == tracking.CANDIDATE and v.gate == "passed":
+    if approval == serving_rules.CANDIDATE and v.gate == "passed":
         key = {"version": v.version}
         actions = (
             html.Div(
@@ -112,7 +113,7 @@ def versions_table(store: DashboardStore) -> Any:
     serving = {
         w: s.uri
         for w in {v.week for v in versions}
-        if (s := tracking.serving_of(versions, w, required)) is not None
+        if (s := serving_rules.serving_of(versions, w, required)) is not None
     }
     head = ["version", "week", "gate", "approval", "serves its week", "decision", "", ""]
     rows = [_row(v, serving.get(v.week) == v.uri, v.uri == champion, can_decide) for v in versions]

@@ -310,6 +310,7 @@ def model_decide(args: argparse.Namespace) -> int:
 
 def model_list(args: argparse.Namespace) -> int:
     from energy_assets.domain import tracking
+    from energy_assets.domain.forecasting import serving_rules
     from energy_assets.settings import load_settings
 
     settings = load_settings()
@@ -318,12 +319,12 @@ def model_list(args: argparse.Namespace) -> int:
     serving = {
         w: s.uri
         for w in {v.week for v in versions}
-        if (s := tracking.serving_of(versions, w, required)) is not None
+        if (s := serving_rules.serving_of(versions, w, required)) is not None
     }
     print(f"approval {'required' if required else 'not required'}")
     print(f"{'version':>7s}  {'week':10s}  {'gate':7s}  {'approval':12s}  serving")
     for v in versions:
-        approval = v.approval or ("-" if v.gate != "passed" else tracking.NOT_REQUIRED)
+        approval = v.approval or ("-" if v.gate != "passed" else serving_rules.NOT_REQUIRED)
         served = "yes" if serving.get(v.week) == v.uri else "no"
         print(f"{v.version:>7s}  {v.week:10s}  {v.gate or '-':7s}  {approval:12s}  {served}")
     return 0

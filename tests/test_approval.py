@@ -18,11 +18,13 @@ import pytest
 
 from energy_assets.cli import main
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.settings import Settings, load_settings
 from energy_assets.storage.approvals import DecisionError, decide
 from energy_assets.storage.model_decisions import MODEL_DECISIONS, DecisionExists, DecisionLog
 from energy_assets.storage.objects import LocalStorage
 
+APPROVAL = serving_rules.APPROVAL_TAG
 W1, W2, W3 = "2023-02-06", "2023-02-13", "2023-02-20"
 
 
@@ -42,7 +44,7 @@ class Registry:
     def add(self, week: str, gate: str | None = "passed", *, required: bool = True) -> str:
         """A new version of `week`, judged by the gate as the promotion gate does."""
         made = self.client.create_model_version(
-            self.name, source=str(self.settings.state_dir), tags={tracking.WEEK_TAG: week}
+            self.name, source=str(self.settings.state_dir), tags={serving_rules.WEEK_TAG: week}
         )
         version = str(made.version)
         if gate is not None:
@@ -60,7 +62,7 @@ class Registry:
         found = tracking.champion_uri(self.name, self.settings.tracking_uri)
         return tracking.parse_version_uri(found)[1] if found else None
 
-    def serving(self, week: str, required: bool = True) -> tracking.Serving | None:
+    def serving(self, week: str, required: bool = True) -> serving_rules.Serving | None:
         return tracking.newest_eligible(
             self.name, week, self.settings.tracking_uri, require_approval=required
         )
@@ -96,7 +98,7 @@ def test_approval_is_off_by_default_and_the_gate_alone_promotes(tmp_path: Path) 
     settings.state_dir.mkdir(parents=True)
     reg = Registry(settings)
     v1 = reg.add(W1, required=False)
-    assert reg.tags(v1)[tracking.APPROVAL_TAG] == tracking.NOT_REQUIRED
+    assert reg.tags(v1)[serving_rules.APPROVAL_TAG] == serving_rules.NOT_REQUIRED
     assert reg.champion() == v1
     serving = reg.serving(W1, required=False)
     assert serving is not None and serving.uri == reg.uri(v1)
@@ -115,7 +117,7 @@ def test_a_passing_version_waits_as_candidate_and_serves_only_once_approved(
 ) -> None:
     reg = registry
     v1 = reg.add(W1)
-    assert reg.tags(v1)[tracking.APPROVAL_TAG] == tracking.CANDIDATE
+    assert reg.tags(v1)[serving_rules.APPROVAL_TAG] == serving_rules.CANDIDATE
     assert reg.champion() is None  # a candidate never holds the alias
     assert reg.serving(W1) is None
     # With approval off, the same candidate would serve (the gate alone decides).
@@ -124,12 +126,12 @@ def test_a_passing_version_waits_as_candidate_and_serves_only_once_approved(
 
     outcome = decide(reg.settings, v1, "approve", "ana", "validated on the January slice")
     tags = reg.tags(v1)
-    assert tags[tracking.APPROVAL_TAG] == tracking.APPROVED
-    assert (tags[tracking.APPROVAL_BY_TAG], tags[tracking.APPROVAL_REASON_TAG]) == (
+    assert tags[serving_rules.APPROVAL_TAG] == serving_rules.APPROVED
+    assert (tags[serving_rules.APPROVAL_BY_TAG], tags[serving_rules.APPROVAL_REASON_TAG]) == (
         "ana",
         "validated on the January slice",
     )
-    assert tags[tracking.APPROVAL_AT_TAG] == outcome.decision.at
+    assert tags[serving_rules.APPROVAL_AT_TAG] == outcome.decision.at
     assert pd.Timestamp(outcome.decision.at).tzinfo is not None  # UTC, ISO
     assert outcome.champion == v1 == reg.champion()
     serving = reg.serving(W1)
@@ -165,7 +167,7 @@ def test_rejecting_keeps_the_earlier_version_serving_and_never_serves_the_reject
     decide(reg.settings, v1, "approve", "ana", "ok")
     v2 = reg.add(W2)
     outcome = decide(reg.settings, f"v{v2}", "reject", "bo", "drifted on holidays")
-    assert reg.tags(v2)[tracking.APPROVAL_TAG] == tracking.REJECTED
+    assert reg.tags(v2)[serving_rules.APPROVAL_TAG] == serving_rules.REJECTED
     assert outcome.champion == v1
     for required in (True, False):  # a rejection stands even with approval switched off
         serving = reg.serving(W2, required)
@@ -190,15 +192,19 @@ def test_rejecting_the_champion_moves_the_alias_back_or_removes_it(tmp_path: Pat
     assert reg.champion() == v2
     for version in (v1, v2):
         reg.client.set_model_version_tag(
-            reg.name, version, tracking.APPROVAL_TAG, tracking.CANDIDATE
+            reg.name, version, serving_rules.APPROVAL_TAG, serving_rules.CANDIDATE
         )
     decide(settings, v1, "approve", "ana", "ok")
     assert decide(settings, v2, "reject", "ana", "bad").champion == v1
     assert reg.champion() == v1
     # Now the only one left: reject a candidate that holds the alias with nothing else eligible.
     v3 = reg.add(W3, required=False)
-    reg.client.set_model_version_tag(reg.name, v1, tracking.APPROVAL_TAG, tracking.REJECTED)
-    reg.client.set_model_version_tag(reg.name, v3, tracking.APPROVAL_TAG, tracking.CANDIDATE)
+    reg.client.set_model_version_tag(
+        reg.name, v1, serving_rules.APPROVAL_TAG, serving_rules.REJECTED
+    )
+    reg.client.set_model_version_tag(
+        reg.name, v3, serving_rules.APPROVAL_TAG, serving_rules.CANDIDATE
+    )
     assert reg.champion() == v3
     assert decide(settings, v3, "reject", "ana", "bad too").champion is None
     assert reg.champion() is None
@@ -209,7 +215,7 @@ def test_versions_legacy_without_an_approval_tag_keep_serving_when_approval_is_s
 ) -> None:
     reg = registry
     v1 = reg.add(W1, gate=None)
-    reg.client.set_model_version_tag(reg.name, v1, tracking.GATE_TAG, "passed")
+    reg.client.set_model_version_tag(reg.name, v1, serving_rules.GATE_TAG, "passed")
     serving = reg.serving(W2)
     assert serving is not None and serving.uri == reg.uri(v1)
 
@@ -284,7 +290,7 @@ def test_cli_approves_rejects_and_lists(
     assert f"v{v1} (week {W1}) approved by cli-user at " in out
     assert f"champion: v{v1}" in out
     assert main(["model", "reject", v2, "--reason", "holiday drift", "--by", "ops lead"]) == 0
-    assert reg.tags(v2)[tracking.APPROVAL_BY_TAG] == "ops lead"
+    assert reg.tags(v2)[serving_rules.APPROVAL_BY_TAG] == "ops lead"
     capsys.readouterr()
     assert main(["model", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()

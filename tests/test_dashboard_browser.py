@@ -507,6 +507,7 @@ def test_approving_a_candidate_from_the_models_page_makes_it_serve_the_week(
     approvals: dict[str, Any],
 ) -> None:
     from energy_assets.domain import tracking
+    from energy_assets.domain.forecasting import serving_rules
 
     state, driver, url = approvals, approvals["driver"], approvals["url"]
     w1, w2, _ = state["weeks"]
@@ -518,7 +519,7 @@ def test_approving_a_candidate_from_the_models_page_makes_it_serve_the_week(
     # A reason is required: without one, nothing is decided.
     assert "a reason must be given" in click_decision(driver, url, v2, "Approve", "")
     tags = tracking.version_tags(f"models:/{name}/{v2}", state["settings"].tracking_uri)
-    assert tags[tracking.APPROVAL_TAG] == tracking.CANDIDATE
+    assert tags[serving_rules.APPROVAL_TAG] == serving_rules.CANDIDATE
 
     shown = click_decision(driver, url, v2, "Approve", "validated against the holiday week")
     assert f"v{v2} (week {w2}) approved by anonymous (no sign-in)" in shown
@@ -536,6 +537,7 @@ def test_rejecting_a_candidate_from_the_models_page_keeps_the_earlier_version(
     approvals: dict[str, Any],
 ) -> None:
     from energy_assets.domain import tracking
+    from energy_assets.domain.forecasting import serving_rules
 
     state, driver, url = approvals, approvals["driver"], approvals["url"]
     _, _, w3 = state["weeks"]
@@ -547,7 +549,7 @@ def test_rejecting_a_candidate_from_the_models_page_keeps_the_earlier_version(
     shown = click_decision(driver, url, v3, "Reject", "overfits the cold snap")
     assert f"v{v3} (week {w3}) rejected by anonymous (no sign-in)" in shown
     tags = tracking.version_tags(f"models:/{settings.registered_model}/{v3}", settings.tracking_uri)
-    assert tags[tracking.APPROVAL_TAG] == tracking.REJECTED
+    assert tags[serving_rules.APPROVAL_TAG] == serving_rules.REJECTED
     assert sensor_run(state) == []  # nothing to re-predict: the week keeps its version
     assert api_model_uri(state, w3) == before
     serving = tracking.newest_eligible(

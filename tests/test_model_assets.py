@@ -21,6 +21,7 @@ import pytest
 
 from energy_assets.definitions import build_definitions
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
@@ -252,10 +253,10 @@ def test_each_week_registers_a_new_tagged_version_that_passes_the_gate(
         assert record["model_uri"] == f"models:/{pipeline.name}/{version}"
         assert record["model_name"] == pipeline.name
         registered = client.get_model_version(pipeline.name, version)
-        assert registered.tags[tracking.WEEK_TAG] == week
+        assert registered.tags[serving_rules.WEEK_TAG] == week
         assert registered.run_id == record["mlflow_run_id"]
         logged = client.get_run(record["mlflow_run_id"])
-        assert logged.data.tags[tracking.WEEK_TAG] == week
+        assert logged.data.tags[serving_rules.WEEK_TAG] == week
         assert logged.data.metrics["valid_model_wape"] == pytest.approx(
             record["validation"]["model"]["wape"]
         )
@@ -532,7 +533,7 @@ def test_the_gate_fails_a_useless_model_keeps_the_champion_and_it_never_serves(
     record = state.record(week)  # the model is materialized and registered ...
     assert (record["params"]["num_boost_round"], record["params"]["learning_rate"]) == (1, 1e-4)
     registered = state.client().get_model_version(state.name, record["model_version"])
-    assert registered.tags[tracking.WEEK_TAG] == week
+    assert registered.tags[serving_rules.WEEK_TAG] == week
 
     [gate] = evaluations(state.instance, result.run_id)  # ... but does not pass the gate
     assert (gate.check_name, str(gate.partition), gate.passed) == (GATE, week, False)
@@ -562,7 +563,7 @@ def test_the_gate_fails_a_useless_model_keeps_the_champion_and_it_never_serves(
     # The verdict stays on the version, so a later, separate run does not serve it either:
     # with no passing version of its own week, the newest passing earlier one serves.
     registered = state.client().get_model_version(state.name, record["model_version"])
-    assert registered.tags[tracking.GATE_TAG] == "failed"
+    assert registered.tags[serving_rules.GATE_TAG] == "failed"
     later = run(state.defs, state.instance, [PREDICTIONS_KEY], partition=W3)
     assert later.success, failure_text(later)
     served = materializations(later, PREDICTIONS_KEY)[W3]
@@ -589,7 +590,7 @@ def test_a_retune_that_fails_its_gate_leaves_the_week_on_its_passing_version(
     assert candidate != passing
     _, version = tracking.parse_version_uri(candidate)
     tags = state.client().get_model_version(state.name, version).tags
-    assert tags[tracking.GATE_TAG] == "failed"
+    assert tags[serving_rules.GATE_TAG] == "failed"
 
     result = run(state.defs, state.instance, [PREDICTIONS_KEY], partition=day)
 

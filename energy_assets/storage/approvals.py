@@ -16,13 +16,15 @@ import logging
 from dataclasses import asdict, dataclass
 
 from energy_assets.domain import tracking
+
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.settings import CommonSettings
 from energy_assets.storage.model_decisions import Decision, DecisionLog, now_utc
 from energy_assets.storage.objects import Storage, StorageError, storage_from_settings
 
 log = logging.getLogger(__name__)
 
-ACTIONS = {"approve": tracking.APPROVED, "reject": tracking.REJECTED}
+ACTIONS = {"approve": serving_rules.APPROVED, "reject": serving_rules.REJECTED}
 MAX_REASON = 1000  # characters: a reason is a sentence or two, not a document
 MAX_BY = 200
 
@@ -81,8 +83,8 @@ def decide(
     storage = storage or storage_from_settings(settings)
     decisions = DecisionLog(storage)
     logged = decisions.of_version(model, version)
-    if info.approval != tracking.CANDIDATE:
-        state = info.approval or tracking.NOT_REQUIRED
+    if info.approval != serving_rules.CANDIDATE:
+        state = info.approval or serving_rules.NOT_REQUIRED
         done = f" by {info.approval_by} at {info.approval_at}" if info.approval_by else ""
         raise DecisionError(f"v{version} is not a candidate awaiting approval ({state}{done})")
     if logged is not None and logged.decision != decision:

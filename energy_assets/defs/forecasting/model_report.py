@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.model import PREDICTION, predict
 from energy_assets.domain.forecasting.record import ModelRecord
@@ -98,7 +99,7 @@ def _champion_week(uri: str, tracking_uri: str) -> str | None:
 
     name, version = tracking.parse_version_uri(uri)
     found = mlflow.MlflowClient(tracking_uri=tracking_uri).get_model_version(name, version)
-    return (found.tags or {}).get(tracking.WEEK_TAG)
+    return (found.tags or {}).get(serving_rules.WEEK_TAG)
 
 
 def publish_report(

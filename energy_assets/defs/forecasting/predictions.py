@@ -9,6 +9,7 @@ from energy_assets import names
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import tracking
 from energy_assets.domain.calendar import utc_days
+from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import ORIGIN
 from energy_assets.domain.forecasting.model import MODEL_URI, predict
 from energy_assets.domain.forecasting.record import ModelRecord
@@ -72,16 +73,16 @@ def serving_uri(
     was rejected gives way to the week's newest eligible version, else an earlier week's."""
     tracking_uri = mlflow_tracking.tracking_uri
     tags = tracking.version_tags(record.model_uri, tracking_uri)
-    why = tracking.why_not(tags, require_approval)
+    why = serving_rules.why_not(tags, require_approval)
     if why is None:
         return record.model_uri, None
     serving = tracking.newest_eligible(
         record.model_name, record.week, tracking_uri, require_approval=require_approval
     )
     if serving is None:
-        state = f"promotion gate status {tags.get(tracking.GATE_TAG)!r}"
+        state = f"promotion gate status {tags.get(serving_rules.GATE_TAG)!r}"
         if why != "did not pass its gate":
-            state = f"approval {tags.get(tracking.APPROVAL_TAG)!r}"
+            state = f"approval {tags.get(serving_rules.APPROVAL_TAG)!r}"
         raise dg.Failure(
             f"week {record.week}: {record.model_uri} has {state} and no earlier version may "
             "serve; "
