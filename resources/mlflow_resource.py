@@ -1,11 +1,17 @@
-"""MLflow as a Dagster resource: where runs are tracked and models registered."""
+"""MLflow as a Dagster resource: where runs are tracked and models registered, and the
+registry's reads and writes that the assets and checks make (through
+energy_assets/domain/tracking.py, which the dashboard and the CLI use directly)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.model import ForecastModel
+from energy_assets.domain.forecasting.serving_rules import Serving
 from energy_assets.settings import Settings, secret_env_var
 
 
@@ -37,3 +43,44 @@ class MlflowResource(dg.ConfigurableResource):
     def activate(self) -> str:
         """Configure the MLflow client for this process; returns the experiment id."""
         return tracking.configure(self.tracking_uri, self.experiment, self.artifact_root)
+
+    def load_model(self, uri: str) -> ForecastModel:
+        """The forecaster of an explicit version (`models:/<name>/<version>`)."""
+        return tracking.load_forecast_model(uri, self.tracking_uri)
+
+    def version_tags(self, uri: str) -> dict[str, str]:
+        return tracking.version_tags(uri, self.tracking_uri)
+
+    def version_week(self, uri: str) -> str | None:
+        """The week a version was trained for, from its tags."""
+        return self.version_tags(uri).get(tracking.WEEK_TAG)
+
+    def serving(self, week: str, *, require_approval: bool) -> Serving | None:
+        """The version that serves `week` (serving_rules.serving_of over the registry)."""
+        return tracking.newest_eligible(
+            self.registered_model, week, self.tracking_uri, require_approval=require_approval
+        )
+
+    def champion_uri(self, registered_model: str | None = None) -> str | None:
+        return tracking.champion_uri(registered_model or self.registered_model, self.tracking_uri)
+
+    def judge(
+        self, name: str, version: str, week: str, passed: bool, require_approval: bool
+    ) -> bool:
+        """Record the promotion gate's verdict on the version, then make it champion where it
+        may serve (with approval required, a pass is a candidate until a person approves);
+        whether it became champion."""
+        self.activate()
+        tracking.record_gate(name, version, passed, require_approval=require_approval)
+        return passed and tracking.promote(
+            name, version, week, require_approval=require_approval, tracking_uri=self.tracking_uri
+        )
+
+    def log_text(self, run_id: str, text: str, artifact: str) -> None:
+        tracking.log_text(run_id, text, artifact, self.tracking_uri)
+
+    def log_model(self, model: ForecastModel, **logged: Any) -> tracking.ModelVersion:
+        """Log the forecaster as an MLflow run and register it as a new version
+        (tracking.log_forecast_model's arguments beside the model)."""
+        self.activate()
+        return tracking.log_forecast_model(model, registered_model=self.registered_model, **logged)

@@ -244,6 +244,10 @@ def record_gate(
     )
 
 
+def log_text(run_id: str, text: str, artifact: str, tracking_uri: str) -> None:
+    _client(tracking_uri).log_text(run_id, text, artifact)
+
+
 def version_tags(uri: str, tracking_uri: str) -> dict[str, str]:
     name, version = parse_version_uri(uri)
     return dict(_client(tracking_uri).get_model_version(name, version).tags or {})

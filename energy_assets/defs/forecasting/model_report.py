@@ -16,8 +16,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain import tracking
-from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.model import PREDICTION, predict
 from energy_assets.domain.forecasting.record import ModelRecord
@@ -30,6 +28,7 @@ from energy_assets.domain.forecasting.report import (
 from energy_assets.domain.forecasting.training import WeeklyModel
 from energy_assets.storage.model_reports import save_report
 from energy_assets.storage.objects import Storage
+from resources.mlflow_resource import MlflowResource
 
 REPORT = "report"  # the materialization metadata key of the report's location
 ARTIFACT = "model_report.html"  # the report's name among the MLflow run's artifacts
@@ -65,12 +64,12 @@ def report_input(
 
 
 def compare_with_champion(
-    trained: WeeklyModel, record: ModelRecord, tracking_uri: str
+    trained: WeeklyModel, record: ModelRecord, mlflow_tracking: MlflowResource
 ) -> ChampionComparison | None:
     """The current champion's forecasts of the validation rows; None when it is this version;
     a note instead of forecasts when there is none or it cannot forecast them."""
     try:
-        uri = tracking.champion_uri(record.model_name, tracking_uri)
+        uri = mlflow_tracking.champion_uri(record.model_name)
     except Exception as exc:  # the registry is unreachable: a note, not a failed run
         return ChampionComparison(None, note=f"The champion could not be looked up: {exc}")
     if uri is None:
@@ -78,9 +77,9 @@ def compare_with_champion(
     if uri == record.model_uri:
         return None
     try:
-        champion = tracking.load_forecast_model(uri, tracking_uri)
+        champion = mlflow_tracking.load_model(uri)
         forecast = predict(champion, trained.validation_features)[PREDICTION].to_numpy()
-        week = _champion_week(uri, tracking_uri)
+        week = mlflow_tracking.version_week(uri)
     except Exception as exc:
         return ChampionComparison(uri, note=f"The champion {uri} could not forecast: {exc}")
     note = None
@@ -94,31 +93,21 @@ def compare_with_champion(
     return ChampionComparison(uri, forecast=np.asarray(forecast, dtype="float64"), note=note)
 
 
-def _champion_week(uri: str, tracking_uri: str) -> str | None:
-    import mlflow
-
-    name, version = tracking.parse_version_uri(uri)
-    found = mlflow.MlflowClient(tracking_uri=tracking_uri).get_model_version(name, version)
-    return (found.tags or {}).get(serving_rules.WEEK_TAG)
-
-
 def publish_report(
     context: dg.AssetExecutionContext,
     trained: WeeklyModel,
     record: ModelRecord,
     raw: pd.DataFrame,
     storage: Storage,
-    tracking_uri: str,
+    mlflow_tracking: MlflowResource,
 ) -> dict[str, dg.MetadataValue]:
     """Render the version's report, store it and log it to its MLflow run; the metadata that
     links it (`report`)."""
-    import mlflow
-
     started = time.perf_counter()
-    champion = compare_with_champion(trained, record, tracking_uri)
+    champion = compare_with_champion(trained, record, mlflow_tracking)
     report = render_report(report_input(trained, record, raw, champion))
     location = save_report(storage, record.week, record.model_version, report)
-    mlflow.MlflowClient(tracking_uri=tracking_uri).log_text(record.mlflow_run_id, report, ARTIFACT)
+    mlflow_tracking.log_text(record.mlflow_run_id, report, ARTIFACT)
     context.log.info(
         f"week {record.week}: report of version {record.model_version} "
         f"({len(report) / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s) at {location}"

@@ -9,7 +9,6 @@ import pandas as pd
 from energy_assets import names
 from energy_assets.defs.forecasting.model_report import publish_report
 from energy_assets.defs.partitions import Partitions, run_window
-from energy_assets.domain import tracking
 from energy_assets.domain.forecasting.features import LOOKBACK_DAYS
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.record import ModelRecord
@@ -70,13 +69,12 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
             validation_days=settings.validation_days,
             params=hyperparameters["params"],
         )
-        mlflow_tracking.activate()
         record = register(
+            mlflow_tracking,
             trained,
             week=week,
             week_start=week_start,
             params=dict(hyperparameters["params"]),
-            registered_model=mlflow_tracking.registered_model,
             tags={
                 "dagster_run_id": context.run_id,
                 "hyperparameters_study": str(hyperparameters.get("study")),
@@ -87,7 +85,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         save_reference(asset_storage.storage, week, record.model_version, reference)
         context.log.info(f"week {week}: registered {record.model_uri}")
         report = publish_report(
-            context, trained, record, raw, asset_storage.storage, mlflow_tracking.tracking_uri
+            context, trained, record, raw, asset_storage.storage, mlflow_tracking
         )
         return dg.Output(record.to_dict(), metadata={**_summary(record), **report})
 
@@ -95,12 +93,12 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
 
 
 def register(
+    mlflow_tracking: MlflowResource,
     trained: WeeklyModel,
     *,
     week: str,
     week_start: pd.Timestamp,
     params: dict[str, Any],
-    registered_model: str,
     tags: dict[str, str],
 ) -> ModelRecord:
     """Log the week's model as an MLflow run and a new registered version; its record."""
@@ -109,9 +107,8 @@ def register(
         "train_end": week_start.date(),
         "valid_start": trained.valid_start.date(),
     }
-    version = tracking.log_forecast_model(
+    version = mlflow_tracking.log_model(
         trained.model,
-        registered_model=registered_model,
         week=week,
         params=params,
         tags={**{k: str(v) for k, v in window.items()}, **tags},
@@ -168,12 +165,9 @@ def build_promotion_gate(
         [stored] = forecast_model.values()
         record = ModelRecord.from_dict(stored)
         passed, problems = gate_verdict(record.validation, record.forecasts_finite_non_negative)
-        mlflow_tracking.activate()
-        name, version = record.model_name, record.model_version
-        tracking.record_gate(name, version, passed, require_approval=require_approval)
         # With approval required a pass makes a candidate: champion only once a person approves.
-        promoted = passed and tracking.promote(
-            name, version, record.week, require_approval=require_approval
+        promoted = mlflow_tracking.judge(
+            record.model_name, record.model_version, record.week, passed, require_approval
         )
         serves = "awaits approval" if passed and require_approval else "may serve"
         return dg.AssetCheckResult(

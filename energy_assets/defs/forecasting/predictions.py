@@ -7,7 +7,6 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
-from energy_assets.domain import tracking
 from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import ORIGIN
@@ -47,7 +46,7 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
                 if note:
                     context.log.warning(note)
                     notes[week] = note
-            model = tracking.load_forecast_model(serving[week], mlflow_tracking.tracking_uri)
+            model = mlflow_tracking.load_model(serving[week])
             day_features = features[features[ORIGIN] == day]
             part = predict(model, day_features).assign(**{MODEL_URI: serving[week]})
             parts.append(part)
@@ -71,14 +70,11 @@ def serving_uri(
     record's own: the week's model is used once its promotion gate passed and, when approval is
     required, a person approved it; a version that failed, was never judged, awaits approval or
     was rejected gives way to the week's newest eligible version, else an earlier week's."""
-    tracking_uri = mlflow_tracking.tracking_uri
-    tags = tracking.version_tags(record.model_uri, tracking_uri)
+    tags = mlflow_tracking.version_tags(record.model_uri)
     why = serving_rules.why_not(tags, require_approval)
     if why is None:
         return record.model_uri, None
-    serving = tracking.newest_eligible(
-        record.model_name, record.week, tracking_uri, require_approval=require_approval
-    )
+    serving = mlflow_tracking.serving(record.week, require_approval=require_approval)
     if serving is None:
         state = f"promotion gate status {tags.get(serving_rules.GATE_TAG)!r}"
         if why != "did not pass its gate":
