@@ -76,3 +76,28 @@ def test_the_snapshot_names_every_definition() -> None:
     assert set(recorded["assets"]) >= {"raw_consumption", "predictions", "forecast_model"}
     assert len(recorded["assets"]) == 7
     assert recorded["schedules"] and recorded["sensors"] and recorded["jobs"]
+
+
+def test_dg_lists_every_definition_of_the_location() -> None:
+    """`dg list defs` loads the project as `dg` does ([tool.dg] in pyproject.toml)."""
+    import subprocess
+    import sys
+
+    dg_cli = Path(sys.executable).with_name("dg")
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [str(dg_cli), "list", "defs", "--json"], cwd=repo, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    listed = json.loads(done.stdout)
+    recorded = json.loads(SNAPSHOT.read_text())
+    assert sorted(a["asset_key"] for a in listed["assets"]) == sorted(recorded["assets"])
+    checks = {f"{k}:{c.split(' ')[0]}" for k, a in recorded["assets"].items() for c in a["checks"]}
+    assert {c["key"] for c in listed["asset_checks"]} == checks
+    assert sorted(j["name"] for j in listed["jobs"]) == recorded["jobs"]
+    assert sorted(s["name"] for s in listed["schedules"]) == [
+        s.split(":")[0] for s in recorded["schedules"]
+    ]
+    assert sorted(s["name"] for s in listed["sensors"]) == [
+        s.split(":")[0] for s in recorded["sensors"]
+    ]
