@@ -18,7 +18,6 @@ from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
 from resources.notifier import Notifier
 from resources.parquet_io_manager import ParquetIOManager
-from sensors.alert_outbox import alert_outbox_sensor
 
 # Single-run backfill policies, partitioned check specs, per-partition metadata and the defs
 # folder's loader are the features this design rests on; Dagster labels them beta/preview,
@@ -48,7 +47,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         with_location_policy(domains, settings),
         dg.Definitions(
-            sensors=[alert_outbox_sensor],
             resources={
                 "asset_storage": storage,
                 "parquet_io_manager": ParquetIOManager(asset_storage=storage),
