@@ -205,6 +205,8 @@ def check_backtest_args(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.end < args.start:
         raise ArgumentError(f"--end {args.end} is before --start {args.start}")
     _readable_file("--data", args.data)
+    if args.prices:
+        _readable_file("--prices", args.prices)
     params = _params(args.params) if args.params else None
     if args.json:
         _writable_report(args.json)
@@ -222,6 +224,16 @@ def _within_data(history: Any, start: dt.date, end: dt.date, data: Path) -> None
         )
 
 
+def _prices_of(path: Path) -> Any:
+    from energy_assets.domain.prices import read_price_file
+    from energy_assets.domain.schema import DataFormatError
+
+    try:
+        return read_price_file(path)
+    except DataFormatError as exc:
+        raise ArgumentError(f"--prices {exc}") from None
+
+
 def backtest(args: argparse.Namespace) -> int:
     import json
 
@@ -234,6 +246,7 @@ def backtest(args: argparse.Namespace) -> int:
     params = check_backtest_args(args)
     history = read_consumption_file(args.data)
     _within_data(history, args.start, args.end, args.data)
+    prices = _prices_of(args.prices) if args.prices else None
     started = time.perf_counter()
     days = (args.end - args.start).days + 1
     with steps("backtest", days, "origins") as progress:  # on a terminal only, on stderr
@@ -244,6 +257,7 @@ def backtest(args: argparse.Namespace) -> int:
             params,
             refit=args.refit,
             on_origin=progress.update,
+            prices=prices,
         )
     seconds = time.perf_counter() - started
     report = {
@@ -253,6 +267,7 @@ def backtest(args: argparse.Namespace) -> int:
         "end": args.end.isoformat(),
         "params": params or {},
         "refit": args.refit,
+        "prices": prices is not None,
         "seconds": round(seconds, 1),
     }
     print(f"{'method':12s} {'WAPE':>7s} {'MAPE med':>9s} {'MAPE mean':>10s} {'bias':>7s}")
@@ -350,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_bt.add_argument("--start", type=_date, required=True, help="first forecast day (UTC)")
     p_bt.add_argument("--end", type=_date, required=True, help="last forecast day (UTC)")
     p_bt.add_argument("--params", type=Path, help="YAML mapping of model parameters")
+    p_bt.add_argument(
+        "--prices",
+        type=Path,
+        help="day-ahead prices: a price dataset's CSV export (Elspotprices or DayAheadPrices, "
+        "optionally .gz) or a canonical parquet",
+    )
     p_bt.add_argument(
         "--refit",
         choices=REFITS,

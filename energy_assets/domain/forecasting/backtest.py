@@ -50,17 +50,19 @@ def backtest(
     refit: str = "daily",
     on_model: Callable[[int, int], None] | None = None,
     on_origin: Callable[[int, int], None] | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Origins at 00:00 UTC of each day from `start` to `end` inclusive; each model is trained
     on everything known before the first origin it forecasts. `on_model(done, total)` is
     called after each model, `on_origin(done, total)` after each origin is forecast (with
-    weekly refits, once per origin of the week when its model has forecast them)."""
+    weekly refits, once per origin of the week when its model has forecast them). With
+    `prices`, the features include the day-ahead prices published before each origin."""
     origins = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
     groups = refit_groups(origins, refit)
     # Features at an origin depend only on data before it, so one build serves every fit.
     first = (history[TIME].min() + pd.Timedelta(hours=24)).ceil("D")
-    train = build_features(history, pd.date_range(first, origins[-1], freq="D", tz="UTC"))
-    test = build_features(history, list(origins))
+    train = build_features(history, pd.date_range(first, origins[-1], freq="D", tz="UTC"), prices)
+    test = build_features(history, list(origins), prices)
     parts = []
     forecast = 0
     for done, group in enumerate(groups, start=1):

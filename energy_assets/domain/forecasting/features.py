@@ -74,6 +74,13 @@ NUMERIC = [
     "year_sin",
     "year_cos",
 ]
+# Day-ahead prices of the series' price area (EUR/MWh), where prices are given: the target
+# hour's price, its difference from the target day's mean price, and the day's mean against the
+# trailing week's. Differences, not ratios: prices can be zero or negative.
+PRICE_FEATURES = ["p_hour", "p_vs_day", "p_day_vs_week"]
+# The day-ahead auction for a Danish day clears at about 12:45 on the day before; its prices
+# are taken as published at 13:00 Danish time then (energy_assets/domain/prices.py).
+PRICES_PUBLISHED_AT_LOCAL_HOUR = 13
 # Known once a year of history exists.
 YEAR_FEATURES = ["ly_same_hour", "ly_level"]
 # Places in the year: a model learns from them only with more than a year of history.
@@ -88,7 +95,8 @@ def categorical_features(frame: pd.DataFrame) -> list[str]:
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
-    return [*categorical_features(frame), *NUMERIC]
+    prices = [c for c in PRICE_FEATURES if c in frame.columns]
+    return [*categorical_features(frame), *NUMERIC, *prices]
 
 
 def learnable_features(train: pd.DataFrame) -> list[str]:
@@ -137,10 +145,13 @@ def daily_origins(days: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.Datetim
 
 
 def build_features(
-    history: pd.DataFrame, days: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    history: pd.DataFrame,
+    days: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    prices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features of the daily forecasts of the given UTC days (origin 00:00 of each day)."""
-    return build_origin_features(history, daily_origins(days))
+    """Features of the daily forecasts of the given UTC days (origin 00:00 of each day); with
+    `prices` (canonical hourly prices, energy_assets/domain/prices.py), the price features."""
+    return build_origin_features(history, daily_origins(days), prices)
 
 
 def raw_days_for(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -179,10 +190,13 @@ class _Rows:
         return per_origin[:, self.origin_index]
 
 
-def build_origin_features(history: pd.DataFrame, origins: pd.DatetimeIndex) -> pd.DataFrame:
+def build_origin_features(
+    history: pd.DataFrame, origins: pd.DatetimeIndex, prices: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per (origin, hour of its horizon, series): features, `scale` and the target.
 
-    `history` is canonical long data. Rows are ordered by origin, then canonical order.
+    `history` is canonical long data. Rows are ordered by origin, then canonical order. With
+    `prices`, the PRICE_FEATURES too, each from prices published before the row's origin only.
     """
     if len(origins) == 0:
         raise ValueError("no origins to build features for")
@@ -190,6 +204,8 @@ def build_origin_features(history: pd.DataFrame, origins: pd.DatetimeIndex) -> p
     grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + HORIZON * HOUR)
     rows = _Rows.layout(grid, origins)
     columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
+    if prices is not None:
+        columns.update(_price_columns(prices, grid, rows))
     return _frame(columns, _calendar_columns(rows), rows, grid.series)
 
 
@@ -282,6 +298,68 @@ def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
     }
 
 
+def published_at(hours: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """When the day-ahead price of each UTC hour is public: 13:00 Danish time on the day
+    before the hour's Danish day."""
+    local_day = hours.tz_convert(LOCAL_TZ).normalize().tz_localize(None)
+    day_before = local_day - DAY + pd.Timedelta(hours=PRICES_PUBLISHED_AT_LOCAL_HOUR)
+    return day_before.tz_localize(LOCAL_TZ).tz_convert("UTC")
+
+
+def _price_grid(prices: pd.DataFrame, grid: HourlyGrid) -> np.ndarray:
+    """(series, hours) EUR price of each series' area; NaN where its area has no price."""
+    from energy_assets.domain.prices import PRICE_EUR
+    from energy_assets.domain.schema import AREA
+
+    areas = np.asarray(grid.series.areas()).astype(str)
+    given = set(prices[AREA].astype(str))
+    unmatched = sorted(given - set(areas))
+    if unmatched:
+        raise ValueError(
+            f"prices of areas {unmatched} match no series (the series lie in {sorted(set(areas))})"
+        )
+    values = np.full((len(areas), grid.n_hours), np.nan)
+    for area in given:
+        of_area = prices[prices[AREA].astype(str) == area]
+        cols = grid.index_of(of_area[TIME])
+        inside = (cols >= 0) & (cols < grid.n_hours)
+        row = np.full(grid.n_hours, np.nan)
+        row[cols[inside]] = of_area[PRICE_EUR].to_numpy(dtype="float64")[inside]
+        values[areas == area] = row
+    return values
+
+
+def _price_columns(prices: pd.DataFrame, grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
+    """(series, rows) price features; NaN for a series whose area has no prices, and for an
+    hour whose price was not yet published at the row's origin (the last hours of a UTC day
+    belong to the next Danish day, auctioned after the origin)."""
+    values = _price_grid(prices, grid)
+    hour_times = grid.start + pd.to_timedelta(np.arange(grid.n_hours), unit="h")
+    public = published_at(pd.DatetimeIndex(hour_times)).to_numpy(dtype="datetime64[ns]")
+    origin = rows.origins.to_numpy(dtype="datetime64[ns]")[rows.origin_index]
+
+    def known_at(positions: np.ndarray) -> np.ndarray:
+        """(series, rows) prices at grid positions, NaN where not public at the origin."""
+        inside = (positions >= 0) & (positions < grid.n_hours)
+        seen = np.zeros(len(positions), dtype=bool)
+        seen[inside] = public[positions[inside]] <= origin[inside]
+        return np.where(seen[None, :], columns_at(values, positions), np.nan)
+
+    target = known_at(rows.target_hour)
+    day_start = rows.origin_hour[rows.origin_index]
+    day = np.stack([known_at(day_start + h) for h in range(HORIZON)])
+    count = np.isfinite(day).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        day_mean = np.where(count > 0, np.nansum(day, axis=0) / count, np.nan)
+    # The week before the origin: all published long before it.
+    week_mean = rows.per_row(_Trailing(values).mean(rows.origin_hour, 168))
+    return {
+        "p_hour": target,
+        "p_vs_day": target - day_mean,
+        "p_day_vs_week": day_mean - week_mean,
+    }
+
+
 def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
     """Danish local calendar of each row's hour, and of the same hour a day and a week before."""
     local = rows.times.tz_convert(LOCAL_TZ)
@@ -325,4 +403,5 @@ def _frame(
     for name, values in calendar.items():
         kind = "float64" if values.dtype.kind == "f" else "int64"
         frame[name] = np.repeat(values.astype(kind), n_series)
-    return frame[[ORIGIN, TIME, *series.keys, SERIES, *NUMERIC, SCALE, VALUE, TARGET]]
+    prices = [c for c in PRICE_FEATURES if c in frame.columns]
+    return frame[[ORIGIN, TIME, *series.keys, SERIES, *NUMERIC, *prices, SCALE, VALUE, TARGET]]
