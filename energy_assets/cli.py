@@ -244,9 +244,9 @@ def backtest(args: argparse.Namespace) -> int:
     from energy_assets.progress import steps
 
     params = check_backtest_args(args)
+    prices = _prices_of(args.prices) if args.prices else None  # the smaller file first
     history = read_consumption_file(args.data)
     _within_data(history, args.start, args.end, args.data)
-    prices = _prices_of(args.prices) if args.prices else None
     started = time.perf_counter()
     days = (args.end - args.start).days + 1
     with steps("backtest", days, "origins") as progress:  # on a terminal only, on stderr

@@ -131,6 +131,22 @@ def test_unreadable_data_file(capfd: pytest.CaptureFixture[str], unprivileged: P
 
 
 @pytest.mark.usefixtures("no_work")
+def test_missing_prices_file(capfd: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.csv.gz"
+    line = refused(capfd, *backtest_args(data, "--prices", str(prices)))
+    assert line.endswith(f"--prices {prices}: no such file")
+
+
+def test_prices_that_are_not_price_records_are_refused_by_name(
+    capfd: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text("HourUTC;PriceArea;Spot\n2023-01-01 00:00;DK1;1,5\n")
+    line = refused(capfd, *backtest_args(data, "--prices", str(prices)))
+    assert f"--prices {prices}: not price records" in line
+
+
+@pytest.mark.usefixtures("no_work")
 def test_missing_params_file(capfd: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
     params = tmp_path / "params.yaml"
     line = refused(capfd, *backtest_args(data, "--params", str(params)))
