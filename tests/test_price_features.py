@@ -78,6 +78,7 @@ def test_a_forecast_sees_only_the_prices_published_before_its_origin(
     assert np.isnan(dk1.loc[DAY + pd.Timedelta(hours=23), "p_hour"])
     day_mean = price.loc[known].mean()
     assert dk1["p_vs_day"].iloc[0] == pytest.approx(price.loc[DAY] - day_mean)
+    assert (dk1.loc[known, "p_vs_lag24"] == 24.0).all()  # each hour's price is its hour count
     week = price.loc[DAY - pd.Timedelta(hours=168) : DAY - pd.Timedelta(hours=1)]
     assert dk1["p_day_vs_week"].iloc[0] == pytest.approx(day_mean - week.mean())
 
@@ -111,4 +112,4 @@ def test_without_prices_the_features_are_as_before(history: pd.DataFrame) -> Non
     assert feature_columns(plain)[-len(NUMERIC) :] == NUMERIC
     with_prices = build_features(history, [DAY], prices_of(("DK1", "DK2")))
     pd.testing.assert_frame_equal(with_prices.drop(columns=PRICE_FEATURES), plain)
-    assert feature_columns(with_prices)[-3:] == PRICE_FEATURES
+    assert feature_columns(with_prices)[-len(PRICE_FEATURES) :] == PRICE_FEATURES

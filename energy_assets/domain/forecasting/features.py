@@ -75,9 +75,11 @@ NUMERIC = [
     "year_cos",
 ]
 # Day-ahead prices of the series' price area (EUR/MWh), where prices are given: the target
-# hour's price, its difference from the target day's mean price, and the day's mean against the
-# trailing week's. Differences, not ratios: prices can be zero or negative.
-PRICE_FEATURES = ["p_hour", "p_vs_day", "p_day_vs_week"]
+# hour's price, its difference from the target day's mean price and from the same hour the day
+# before, and the day's mean against the trailing week's. Differences, not ratios: prices can be
+# zero or negative. (A difference from the trailing week's mean added nothing on the Aalborg
+# 2023 backtest; the one from the day before took its WAPE from 3.77% to 3.70%.)
+PRICE_FEATURES = ["p_hour", "p_vs_day", "p_vs_lag24", "p_day_vs_week"]
 # The day-ahead auction for a Danish day clears at about 12:45 on the day before; its prices
 # are taken as published at 13:00 Danish time then (energy_assets/domain/prices.py).
 PRICES_PUBLISHED_AT_LOCAL_HOUR = 13
@@ -356,6 +358,9 @@ def _price_columns(prices: pd.DataFrame, grid: HourlyGrid, rows: _Rows) -> dict[
     return {
         "p_hour": target,
         "p_vs_day": target - day_mean,
+        # The same hour the day before was auctioned a day earlier still: known when the
+        # target hour's price is.
+        "p_vs_lag24": target - columns_at(values, rows.target_hour - 24),
         "p_day_vs_week": day_mean - week_mean,
     }
 
