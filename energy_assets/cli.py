@@ -345,17 +345,7 @@ def model_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog=PROG, description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    p_demo = commands.add_parser(
-        "demo", help="materialize the main job offline on the configured source and summarize"
-    )
-    p_demo.add_argument("--start", type=_date, help="first day (default ENERGY_START_DATE)")
-    p_demo.add_argument("--days", type=int, default=90, help="number of days (default 90)")
-    p_demo.set_defaults(func=demo)
-
+def _add_backtest(commands: Any) -> None:
     p_bt = commands.add_parser(
         "backtest", help="rolling-origin day-ahead backtest of the model and both baselines"
     )
@@ -381,6 +371,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--json", type=Path, help="write the report here (only once the backtest has finished)"
     )
     p_bt.set_defaults(func=backtest, prog=p_bt.prog)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(prog=PROG, description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_demo = commands.add_parser(
+        "demo", help="materialize the main job offline on the configured source and summarize"
+    )
+    p_demo.add_argument("--start", type=_date, help="first day (default ENERGY_START_DATE)")
+    p_demo.add_argument("--days", type=int, default=90, help="number of days (default 90)")
+    p_demo.set_defaults(func=demo)
+
+    _add_backtest(commands)
 
     p_model = commands.add_parser("model", help="registered model versions and their approval")
     model_commands = p_model.add_subparsers(dest="model_command", required=True)
