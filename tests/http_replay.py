@@ -183,6 +183,20 @@ def _sorted(
     return out
 
 
+def _known_fields_only(query: Mapping[str, str], dataset: ReplayDataset) -> dict[str, str]:
+    """The query with the `sort` terms and `columns` the dataset's records lack left out."""
+    fields = set(dataset.records[0]) if dataset.records else {dataset.time_field}
+    out = dict(query)
+    for key, separator in (("sort", ","), ("columns", ",")):
+        if key in out:
+            kept = [t for t in out[key].split(separator) if t.split()[0] in fields]
+            if kept:
+                out[key] = separator.join(kept)
+            else:
+                del out[key]
+    return out
+
+
 class _HTTPServer(ThreadingHTTPServer):
     # Handler threads are joined on close; every handler ends promptly (Connection: close,
     # bounded stalls that stop() interrupts, socket timeout on idle reads).
@@ -264,6 +278,9 @@ class ReplayServer:
         self.shuffled_ties: random.Random | None = None
         #: a server that honours only the first field of `sort`
         self.sort_on_first_field_only = False
+        #: a server that answers 200 whatever fields `sort` and `columns` name, leaving out the
+        #: ones its records lack (as a dataset switched in place might)
+        self.ignore_unknown_fields = False
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -361,6 +378,8 @@ class ReplayServer:
         try:
             if self.sort_on_first_field_only and "sort" in query:
                 query = {**query, "sort": query["sort"].split(",")[0]}
+            if self.ignore_unknown_fields:
+                query = _known_fields_only(query, self.datasets[name])
             return 200, self._select(self.datasets[name], query, self.shuffled_ties)
         except _BadRequest as exc:
             return 400, {"error": str(exc)}

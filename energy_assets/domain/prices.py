@@ -11,8 +11,10 @@ negative; a cleared day has every hour.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +73,16 @@ def price_dataset_for(day: dt.date) -> PriceDataset:
 
 
 def price_dataset_of(fields: Iterable[str], *, where: str) -> PriceDataset:
-    """The dataset whose records carry these fields: recognised from what the records hold,
-    not from the name they were asked for (a dataset may switch to quarter hours in place)."""
+    """What price records hold, recognised from their fields, not from the name they were asked
+    for: a dataset may switch to quarter hours in place, keeping its name and price fields."""
     present = set(fields)
     for dataset in PRICE_DATASETS:
         if {dataset.form.utc, AREA_FIELD, dataset.eur} <= present:
             return dataset
+    form = next((f for f in (HOURLY, QUARTER_HOURLY) if f.utc in present), None)
+    priced = next((d for d in PRICE_DATASETS if d.eur in present), None)
+    if form is not None and priced is not None and AREA_FIELD in present:
+        return PriceDataset(f"{priced.name} ({form.utc} records)", form, priced.eur, priced.dkk)
     wanted = " or ".join(f"{{{d.form.utc}, {AREA_FIELD}, {d.eur}}}" for d in PRICE_DATASETS)
     raise DataFormatError(f"{where}: not price records: the fields {sorted(present)} lack {wanted}")
 
@@ -112,8 +118,8 @@ def hourly_prices(records: pd.DataFrame, *, where: str) -> pd.DataFrame:
             ),
         }
     )
-    if dataset.form is QUARTER_HOURLY:
-        frame = _quarters_to_hours(frame)
+    if dataset.form == QUARTER_HOURLY:
+        frame = _parts_to_hours(frame)
     else:
         off = frame[TIME] != frame[TIME].dt.floor("h")
         if off.any():
@@ -125,13 +131,17 @@ def hourly_prices(records: pd.DataFrame, *, where: str) -> pd.DataFrame:
     return frame.sort_values([TIME, AREA], kind="stable").reset_index(drop=True)[PRICE_COLUMNS]
 
 
-def _quarters_to_hours(frame: pd.DataFrame) -> pd.DataFrame:
+def _parts_to_hours(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sub-hourly records (quarter hours, or finer where the times say so) as hourly means."""
+    minutes = frame[TIME].dt.minute.to_numpy()
+    step = reduce(math.gcd, np.unique(minutes[minutes > 0]).tolist(), 60 // QUARTERS_PER_HOUR)
+    parts = 60 // step
     hour = frame[TIME].dt.floor("h")
     grouped = frame.groupby([hour, AREA], observed=True, sort=True)
     means = grouped[[PRICE_EUR, PRICE_DKK]].mean()
     # An hour with a quarter missing has no price; a DKK quarter missing drops only DKK.
-    whole = grouped[PRICE_EUR].count() == QUARTERS_PER_HOUR
-    means[PRICE_DKK] = means[PRICE_DKK].where(grouped[PRICE_DKK].count() == QUARTERS_PER_HOUR)
+    whole = (grouped[PRICE_EUR].count() == parts) & (grouped.size() == parts)
+    means[PRICE_DKK] = means[PRICE_DKK].where(grouped[PRICE_DKK].count() == parts)
     return means[whole].reset_index()
 
 

@@ -1,26 +1,22 @@
-"""Energi Data Service HTTP API: `GET <base>/dataset/<name>?start=&end=&offset=&limit=`.
+"""Energi Data Service consumption datasets, read through the paged API client (eds_api.py).
 
 Times are sent with `timezone=utc`, so `start` (inclusive) and `end` (exclusive) select UTC
-hours. Pages are requested, sorted on the hour and every key field (a total order, so pages
-cannot overlap), until one comes back shorter than the limit; `total` is not trusted (real
-bodies have disagreed with their own records). 429, 5xx, timeouts and connection errors are
-retried with exponential backoff, honouring `Retry-After`.
+hours. Pages are sorted on the hour and every key field (a total order, so pages cannot
+overlap).
 
 The dataset's profile names its fields. A dataset may publish hourly (`HourUTC`) or 15-minute
-(`TimeUTC`) records, and may switch in place: a request the server refuses for one time form is
-asked again in the next, and 15-minute records are summed to hours.
+(`TimeUTC`) records, and may switch in place: a request the server refuses for one time form
+(HTTP 400) or answers with records that lack its time field, is asked again in the other
+form, and 15-minute records are summed to hours.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-import requests
 
 from energy_assets.domain.datasets import (
     LIVE,
@@ -30,41 +26,17 @@ from energy_assets.domain.datasets import (
     custom_profile,
     profile_of,
 )
-from energy_assets.domain.http import retrying_session
 from energy_assets.domain.schema import KEY_COLUMNS, TIME, VALUE, DataFormatError, empty_frame
 from energy_assets.domain.sources.base import ConsumptionSource, Selection, SourceError
-from energy_assets.domain.sources.records import field_map, to_hourly_canonical
-from energy_assets.settings import redact_url
-
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-BODY_ERRORS = (
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
+from energy_assets.domain.sources.eds_api import (
+    ApiResponseError,
+    EnergiDataServiceClient,
+    FormRejected,
+    api_time,
 )
-MAX_PAGES = 10_000
-API_TIME_FORMAT = "%Y-%m-%dT%H:%M"
+from energy_assets.domain.sources.records import field_map, to_hourly_canonical
 
-
-class ApiResponseError(SourceError):
-    """The API answered, but not with a body this client understands."""
-
-
-class FormRejected(SourceError):
-    """The API refused the request (HTTP 400), e.g. for a time column the dataset lacks."""
-
-
-def _session(max_retries: int, backoff_seconds: float) -> requests.Session:
-    session = retrying_session(
-        max_retries,
-        backoff_seconds,
-        methods={"GET"},
-        statuses=RETRY_STATUSES,
-        raise_on_status=True,
-    )
-    session.headers["Accept"] = "application/json"
-    return session
+__all__ = ["ApiResponseError", "EnergiDataServiceSource", "FormRejected"]
 
 
 class EnergiDataServiceSource(ConsumptionSource):
@@ -91,13 +63,10 @@ class EnergiDataServiceSource(ConsumptionSource):
             self._profile = base or profile_of(name)
         except ValueError as exc:
             raise SourceError(f"{exc}; set ENERGY_API_COLUMNS to map its fields") from None
-        self.base_url = base_url.rstrip("/")
-        self.page_size = page_size
-        self.timeout = timeout_seconds
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
+        self.client = EnergiDataServiceClient(
+            base_url, page_size, timeout_seconds, max_retries, backoff_seconds
+        )
         self.selection = selection or Selection()
-        self.session = _session(max_retries, backoff_seconds)
         self._form = self._profile.forms[0]  # the form that last worked
 
     @property
@@ -110,12 +79,12 @@ class EnergiDataServiceSource(ConsumptionSource):
 
     @property
     def url(self) -> str:
-        return f"{self.base_url}/dataset/{self.dataset}"
+        return self.client.url(self.dataset)
 
     @property
     def shown_url(self) -> str:
         """The URL as errors and logs show it: a login in it is redacted."""
-        return redact_url(self.url)
+        return self.client.shown_url(self.dataset)
 
     def describe(self) -> str:
         return f"Energi Data Service {self.shown_url}"
@@ -125,12 +94,23 @@ class EnergiDataServiceSource(ConsumptionSource):
             raise SourceError(f"{self.shown_url}: {problem}")
         forms = [self._form, *(f for f in self._profile.forms if f != self._form)]
         first_error: SourceError | None = None
-        for form in forms:
+        while forms:
+            form = forms.pop(0)
             try:
-                records = self._records(start, end, form)
+                records = self.client.records(self.dataset, self._params(start, end, form))
             except FormRejected as exc:
                 # The dataset may have moved to another time form in place: try the next.
                 first_error = first_error or exc
+                continue
+            if forms and records and isinstance(records[0], dict) and form.utc not in records[0]:
+                # Answered, but not in the form asked for (a server may ignore fields it lacks):
+                # asked again in the next form, first the one the records carry, so the pages
+                # are sorted on a field that exists.
+                first_error = first_error or ApiResponseError(
+                    f"{self.shown_url}: record 0 lacks [{form.utc!r}]: "
+                    f"{json.dumps(records[0])[:200]}"
+                )
+                forms.sort(key=lambda f: f.utc not in records[0])
                 continue
             self._form = form
             return self._to_frame(records, form, start, end)
@@ -139,12 +119,11 @@ class EnergiDataServiceSource(ConsumptionSource):
 
     def _params(self, start: pd.Timestamp, end: pd.Timestamp, form: TimeForm) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "start": start.tz_convert("UTC").strftime(API_TIME_FORMAT),
-            "end": end.tz_convert("UTC").strftime(API_TIME_FORMAT),
+            "start": api_time(start),
+            "end": api_time(end),
             "timezone": "utc",
             "sort": self._sort(form),
             "columns": ",".join(field_map(self._profile, form)),
-            "limit": self.page_size,
         }
         if server_filter := self._server_filter():
             params["filter"] = json.dumps(server_filter, separators=(",", ":"))
@@ -165,27 +144,6 @@ class EnergiDataServiceSource(ConsumptionSource):
                 out[source_field] = [str(v) for v in values]
         return out
 
-    def _records(
-        self, start: pd.Timestamp, end: pd.Timestamp, form: TimeForm
-    ) -> list[dict[str, Any]]:
-        params = self._params(start, end, form)
-        records: list[dict[str, Any]] = []
-        previous: list[dict[str, Any]] | None = None
-        for _ in range(MAX_PAGES):
-            offset = len(records)
-            page = self._get_page({**params, "offset": offset})
-            if page and page == previous:
-                raise ApiResponseError(
-                    f"{self.shown_url}: the page at offset {offset} repeats the previous one; "
-                    "the server ignores 'offset'"
-                )
-            records.extend(page)
-            log.info("%s: %d records at offset %d", self.shown_url, len(page), offset)
-            if len(page) < self.page_size:
-                return records
-            previous = page
-        raise ApiResponseError(f"{self.shown_url}: more than {MAX_PAGES} pages; refusing to go on")
-
     def _check_unique(self, records: list[dict[str, Any]], form: TimeForm) -> None:
         """A row twice means the pages overlapped (and so another row was skipped): the server
         did not keep the requested order between requests."""
@@ -199,47 +157,6 @@ class EnergiDataServiceSource(ConsumptionSource):
                     f"across pages; the server does not keep the order {self._sort(form)!r} stable"
                 )
             seen.add(identity)
-
-    def _get_page(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        where = f"{self.shown_url} (offset {params['offset']})"
-        # urllib3 retries failures up to the response headers; a body cut off midway surfaces
-        # here, so those are retried with the same backoff.
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self.session.get(self.url, params=params, timeout=self.timeout)
-                break
-            except BODY_ERRORS as exc:
-                if attempt == self.max_retries:
-                    raise SourceError(
-                        f"{where}: response body broken off {attempt + 1} times: {exc}"
-                    ) from exc
-                time.sleep(min(self.backoff_seconds * 2**attempt, 60.0))
-            except requests.exceptions.RetryError as exc:
-                raise SourceError(
-                    f"{where}: gave up after {self.max_retries} retries: {exc.args[0]}"
-                ) from exc
-            except requests.exceptions.RequestException as exc:
-                raise SourceError(
-                    f"{where}: request failed (retries: {self.max_retries}): {exc}"
-                ) from exc
-        if response.status_code != 200:
-            error = FormRejected if response.status_code == 400 else SourceError
-            raise error(f"{where}: HTTP {response.status_code}: {response.text[:300]!r}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise ApiResponseError(
-                f"{where}: body is not JSON "
-                f"(content-type {response.headers.get('content-type')!r}): {response.text[:200]!r}"
-            ) from None
-        if not isinstance(body, dict):
-            raise ApiResponseError(f"{where}: body is a JSON {type(body).__name__}, not an object")
-        if "records" not in body:
-            raise ApiResponseError(f"{where}: body has no 'records' (keys: {sorted(body)})")
-        records = body["records"]
-        if not isinstance(records, list):
-            raise ApiResponseError(f"{where}: 'records' is a {type(records).__name__}, not a list")
-        return records
 
     def _to_frame(
         self,
