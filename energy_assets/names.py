@@ -8,13 +8,14 @@ from __future__ import annotations
 
 # Assets, in the order data flows through them.
 RAW = "raw_consumption"
+PRICES = "day_ahead_prices"
 FEATURES = "consumption_features"
 HYPERPARAMETERS = "model_hyperparameters"
 MODEL = "forecast_model"
 PREDICTIONS = "predictions"
 MONITORING = "forecast_monitoring"
 DRIFT = "feature_drift"
-ASSETS = (RAW, FEATURES, HYPERPARAMETERS, MODEL, PREDICTIONS, MONITORING, DRIFT)
+ASSETS = (RAW, PRICES, FEATURES, HYPERPARAMETERS, MODEL, PREDICTIONS, MONITORING, DRIFT)
 
 # Blocking asset checks.
 CONTRACT = "data_contract"
@@ -24,6 +25,8 @@ GATE = "promotion_gate"
 INGEST_JOB = "ingest_job"
 RETUNE_JOB = "retune_job"
 INGEST_SCHEDULE = "daily_ingest_schedule"
+PRICES_JOB = "prices_job"
+PRICES_SCHEDULE = "day_ahead_prices_schedule"
 AUTOMATION_SENSOR = "daily_pipeline_automation"
 MAPE_ALERT_SENSOR = "mape_alert_sensor"
 ALERT_OUTBOX_SENSOR = "alert_outbox_sensor"

@@ -40,6 +40,18 @@ class SourceKind(StrEnum):
     SIMULATOR = "simulator"
 
 
+class PriceSourceKind(StrEnum):
+    """Where day-ahead prices come from; `none` forecasts without them."""
+
+    ENERGIDATASERVICE = "energidataservice"
+    FILE = "file"
+    SIMULATOR = "simulator"
+    NONE = "none"
+
+
+PRICE_AREAS = ("DK1", "DK2")
+
+
 class DashboardAuth(StrEnum):
     """Who may see the dashboard (dash_app/auth.py); /api/health is public in every mode."""
 
@@ -269,6 +281,14 @@ class Settings(CommonSettings):
     simulator_regime_change_date: dt.date | None = None
     simulator_regime_change_factor: float = Field(default=1.3, gt=0)
 
+    # Day-ahead prices. Unset: the source's own kind (the API's price datasets, the simulator's
+    # synthetic prices, ENERGY_PRICES_FILE beside a consumption file), else none.
+    prices: PriceSourceKind | None = None
+    prices_file: Path | None = None
+    price_areas: Annotated[tuple[str, ...], NoDecode] = PRICE_AREAS
+    # Danish time: hourly from just after the auction's results until tomorrow's are stored.
+    prices_cron: str = "30 13-23 * * *"
+
     # Partitions
     start_date: dt.date = dt.date(2023, 1, 1)
 
@@ -352,6 +372,21 @@ class Settings(CommonSettings):
             raise ValueError(f"must keep {AREA!r} (area-level features need it)")
         return value
 
+    @field_validator("price_areas", mode="before")
+    @classmethod
+    def _area_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip().upper() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("price_areas")
+    @classmethod
+    def _known_areas(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(PRICE_AREAS))
+        if unknown or not value:
+            raise ValueError(f"must list price areas among {list(PRICE_AREAS)}, got {list(value)}")
+        return value
+
     @field_validator("alert_webhook_url")
     @classmethod
     def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -374,7 +409,25 @@ class Settings(CommonSettings):
     def _file_needed(self) -> Settings:
         if self.source is SourceKind.FILE and self.file is None:
             raise ValueError(f"{ENV_PREFIX}FILE must be set when {ENV_PREFIX}SOURCE=file")
+        if self.prices is PriceSourceKind.FILE and self.prices_file is None:
+            raise ValueError(f"{ENV_PREFIX}PRICES_FILE must be set when {ENV_PREFIX}PRICES=file")
         return self
+
+    @property
+    def price_source(self) -> PriceSourceKind:
+        """Where prices come from, the default resolved."""
+        if self.prices is not None:
+            return self.prices
+        if self.prices_file is not None:
+            return PriceSourceKind.FILE
+        return {
+            SourceKind.ENERGIDATASERVICE: PriceSourceKind.ENERGIDATASERVICE,
+            SourceKind.SIMULATOR: PriceSourceKind.SIMULATOR,
+        }.get(self.source, PriceSourceKind.NONE)
+
+    @property
+    def uses_prices(self) -> bool:
+        return self.price_source is not PriceSourceKind.NONE
 
     @property
     def study_storage(self) -> str:

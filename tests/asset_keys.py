@@ -4,6 +4,6 @@ import dagster as dg
 
 from energy_assets import names
 
-RAW, FEATURES_KEY, PARAMS_KEY, MODEL_KEY, PREDICTIONS_KEY, MONITORING_KEY, DRIFT_KEY = (
+RAW, PRICES_KEY, FEATURES_KEY, PARAMS_KEY, MODEL_KEY, PREDICTIONS_KEY, MONITORING_KEY, DRIFT_KEY = (
     dg.AssetKey(name) for name in names.ASSETS
 )

@@ -72,9 +72,9 @@ def test_the_wiring_matches_the_snapshot() -> None:
 
 def test_the_snapshot_names_every_definition() -> None:
     recorded = json.loads(SNAPSHOT.read_text())
-    # Not vacuous: the location's seven assets, its jobs, schedule and sensors are all in it.
-    assert set(recorded["assets"]) >= {"raw_consumption", "predictions", "forecast_model"}
-    assert len(recorded["assets"]) == 7
+    # Not vacuous: the location's eight assets, its jobs, schedules and sensors are all in it.
+    assert set(recorded["assets"]) >= {"raw_consumption", "day_ahead_prices", "predictions"}
+    assert len(recorded["assets"]) == 8
     assert recorded["schedules"] and recorded["sensors"] and recorded["jobs"]
 
 

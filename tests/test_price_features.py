@@ -12,9 +12,8 @@ from energy_assets.domain.forecasting.features import (
     PRICE_FEATURES,
     build_features,
     feature_columns,
-    published_at,
 )
-from energy_assets.domain.prices import PRICE_COLUMNS, PRICE_DKK, PRICE_EUR
+from energy_assets.domain.prices import PRICE_COLUMNS, PRICE_DKK, PRICE_EUR, published_at
 from energy_assets.domain.schema import AREA, TIME, hours
 from energy_assets.domain.sources.simulator import SimulatorSource
 

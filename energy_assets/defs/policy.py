@@ -31,7 +31,10 @@ def recent_eager(settings: Settings) -> dg.AutomationCondition:
     )
     # New raw data trains a week's model; new hyperparameters (a retune's study) do not
     # retrain every week in reach: the retune run trains the one week it is for.
-    eager = eager.ignore(dg.AssetSelection.assets(names.HYPERPARAMETERS))  # type: ignore[attr-defined]  # eager() is an And
+    # Prices neither start nor hold back the features: a day is forecast once its consumption
+    # history is in, with the prices stored by then (without them where they are missing).
+    ignored = dg.AssetSelection.assets(*_present(settings, names.HYPERPARAMETERS, names.PRICES))
+    eager = eager.ignore(ignored)  # type: ignore[attr-defined]  # eager() is an And
     # Eager alone ignores checks: a raw day that failed its data contract (or was never
     # checked) would still feed features, predictions and monitoring. Every input partition
     # must have passed, not one of them (`all_deps_blocking_checks_passed` asks for one
@@ -39,14 +42,19 @@ def recent_eager(settings: Settings) -> dg.AutomationCondition:
     unchecked = dg.AutomationCondition.any_checks_match(
         ~dg.AutomationCondition.check_passed(), blocking_only=True
     )
-    return eager & ~dg.AutomationCondition.any_deps_match(unchecked).with_label(
+    return eager & ~dg.AutomationCondition.any_deps_match(unchecked).ignore(ignored).with_label(
         "any input partition not passed by its blocking checks"
     )
 
 
 # Started by a schedule or a person, never by automation: ingestion follows the publication
-# clock, a study is a deliberate (and expensive) act.
-NOT_AUTOMATED = (names.RAW, names.HYPERPARAMETERS)
+# clocks, a study is a deliberate (and expensive) act.
+NOT_AUTOMATED = (names.RAW, names.PRICES, names.HYPERPARAMETERS)
+
+
+def _present(settings: Settings, *assets: str) -> list[str]:
+    """The assets this deployment defines (prices only where it uses them)."""
+    return [a for a in assets if a != names.PRICES or settings.uses_prices]
 
 
 def with_location_policy(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
@@ -63,7 +71,7 @@ def with_location_policy(defs: dg.Definitions, settings: Settings) -> dg.Definit
             automation_condition=condition if automated else spec.automation_condition,
         )
 
-    target = dg.AssetSelection.all() - dg.AssetSelection.assets(*NOT_AUTOMATED)
+    target = dg.AssetSelection.all() - dg.AssetSelection.assets(*_present(settings, *NOT_AUTOMATED))
     return dg.Definitions.merge(
         defs.map_asset_specs(func=policy),
         dg.Definitions(sensors=[automation_sensor(target)]),

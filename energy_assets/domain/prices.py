@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from energy_assets.domain.calendar import LOCAL_TZ
 from energy_assets.domain.datasets import HOURLY, QUARTER_HOURLY, TimeForm
+from energy_assets.domain.quality import Outcome
 from energy_assets.domain.schema import AREA, AREAS, TIME, DataFormatError, hours, to_utc
 
 PRICE_EUR = "price_eur_mwh"
@@ -30,6 +32,9 @@ AREA_FIELD = "PriceArea"
 QUARTERS_PER_HOUR = 4
 # The first day of 15-minute day-ahead products (and of the DayAheadPrices dataset).
 QUARTER_HOUR_MARKET = dt.date(2025, 10, 1)
+# The day-ahead auction for a Danish day clears at about 12:45 on the day before; its prices are
+# taken as published at 13:00 Danish time then.
+PUBLISHED_AT_LOCAL_HOUR = 13
 
 
 @dataclass(frozen=True)
@@ -169,38 +174,97 @@ def read_price_file(path: Path | str) -> pd.DataFrame:
     return hourly_prices(records, where=where)
 
 
-def price_problems(
+def published_at(hours: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """When the day-ahead price of each UTC hour is public: 13:00 Danish time on the day
+    before the hour's Danish day (the auction clears at about 12:45)."""
+    local_day = hours.tz_convert(LOCAL_TZ).normalize().tz_localize(None)
+    day_before = local_day - pd.Timedelta(days=1) + pd.Timedelta(hours=PUBLISHED_AT_LOCAL_HOUR)
+    return day_before.tz_localize(LOCAL_TZ).tz_convert("UTC")
+
+
+def auctioned_hours(start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp) -> pd.DatetimeIndex:
+    """The hours of [start, end) whose prices are published at `now`. A UTC day's last hour
+    or two belong to the next Danish day, auctioned a day later than the rest."""
+    grid = hours(start, end)
+    return grid[published_at(grid) <= now]
+
+
+PRICE_RULES = {
+    "canonical_schema": f"columns {PRICE_COLUMNS}, UTC hours, text areas, float prices",
+    "known_areas": f"every area is one of {list(AREAS)}",
+    "unique_keys": "one row per (hour, area)",
+    "finite_prices": "every EUR price is a finite number (negative prices are real)",
+    "complete_hourly_grid": "every expected area has a price for every hour already auctioned",
+}
+
+
+def check_prices(
     frame: pd.DataFrame,
     start: pd.Timestamp,
     end: pd.Timestamp,
     areas: Sequence[str],
-) -> list[str]:
-    """What is wrong with the prices of [start, end) for the given price areas: the data
-    contract's rules (canonical columns, known areas, unique keys, finite prices, every hour of
-    every area). Negative prices are allowed: they are real."""
+    now: pd.Timestamp | None = None,
+) -> dict[str, Outcome]:
+    """The data contract of the prices of [start, end) for the expected price areas, rule by
+    rule (PRICE_RULES). With `now`, only hours auctioned by then are expected."""
     missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
     if missing:
-        return [f"lacks the columns {missing}"]
-    problems = []
+        return {"canonical_schema": Outcome(False, f"lacks the columns {missing}")}
+    out = {"canonical_schema": _schema(frame)}
     unknown = sorted(set(frame[AREA].dropna().astype(str)) - set(AREAS))
-    if unknown:
-        problems.append(f"unknown price areas {unknown} (known: {list(AREAS)})")
+    out["known_areas"] = (
+        Outcome(False, f"unknown price areas {unknown} (known: {list(AREAS)})")
+        if unknown
+        else Outcome(True, "known")
+    )
     duplicated = frame.duplicated([TIME, AREA])
     if duplicated.any():
         first = frame[duplicated].iloc[0]
-        problems.append(
+        out["unique_keys"] = Outcome(
+            False,
             f"{int(duplicated.sum())} duplicate (hour, area) rows, first {first[AREA]} "
-            f"{first[TIME]}"
+            f"{first[TIME]}",
         )
+    else:
+        out["unique_keys"] = Outcome(True, "unique")
     eur = pd.to_numeric(frame[PRICE_EUR], errors="coerce").to_numpy(dtype="float64")
-    if not np.isfinite(eur).all():
-        problems.append(f"{int((~np.isfinite(eur)).sum())} prices are missing or not finite")
-    grid = hours(start, end)
+    bad = int((~np.isfinite(eur)).sum())
+    out["finite_prices"] = Outcome(
+        bad == 0, f"{bad} prices are missing or not finite" if bad else "finite"
+    )
+    grid = hours(start, end) if now is None else auctioned_hours(start, end, now)
+    gaps = []
     for area in areas:
         have = pd.DatetimeIndex(frame.loc[frame[AREA] == area, TIME])
         lacking = grid.difference(have)
         if len(lacking):
-            problems.append(
+            gaps.append(
                 f"{area}: {len(lacking)} of {len(grid)} hours have no price, first {lacking[0]}"
             )
-    return problems
+    out["complete_hourly_grid"] = (
+        Outcome(False, "; ".join(gaps), {"expected_hours": len(grid)})
+        if gaps
+        else Outcome(True, f"{len(grid)} hours x {len(areas)} areas", {"expected_hours": len(grid)})
+    )
+    return out
+
+
+def _schema(frame: pd.DataFrame) -> Outcome:
+    problems = []
+    if list(frame.columns) != PRICE_COLUMNS:
+        problems.append(f"columns are {list(frame.columns)}, expected {PRICE_COLUMNS}")
+    if not isinstance(frame[TIME].dtype, pd.DatetimeTZDtype) or str(frame[TIME].dt.tz) != "UTC":
+        problems.append(f"{TIME} has dtype {frame[TIME].dtype}, expected datetime64[ns, UTC]")
+    for column in (PRICE_EUR, PRICE_DKK):
+        if frame[column].dtype != "float64":
+            problems.append(f"{column} has dtype {frame[column].dtype}, expected float64")
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    return Outcome(True, "canonical")
+
+
+def price_problems(
+    frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, areas: Sequence[str]
+) -> list[str]:
+    """What breaks the contract for the prices of [start, end), one line per failing rule."""
+    return [o.description for o in check_prices(frame, start, end, areas).values() if not o.passed]

@@ -51,7 +51,7 @@ def build_model_hyperparameters(settings: Settings) -> dg.AssetsDefinition:
         end = pd.Timestamp(config.end_date or stored[-1], tz="UTC") + pd.Timedelta(days=1)
         valid_start = end - pd.Timedelta(days=settings.validation_days)
         train_start = valid_start - pd.Timedelta(weeks=settings.training_weeks)
-        features = features_from_storage(asset_storage, train_start, end, "the study")
+        features = features_from_storage(asset_storage, settings, train_start, end, "the study")
         study = Study(features, valid_start, end, config, settings.study_storage, context.run_id)
         record = {
             **study.run(mlflow_tracking),

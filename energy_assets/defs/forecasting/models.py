@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
+from energy_assets.defs.forecasting.features import prices_from_storage
 from energy_assets.defs.forecasting.model_report import publish_report
 from energy_assets.defs.partitions import Partitions, run_window
 from energy_assets.domain.forecasting.features import LOOKBACK_DAYS
@@ -68,6 +69,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
             training_weeks=settings.training_weeks,
             validation_days=settings.validation_days,
             params=hyperparameters["params"],
+            prices=prices_from_storage(asset_storage, settings, raw[TIME].min(), week_start),
         )
         record = register(
             mlflow_tracking,

@@ -6,11 +6,12 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
+from energy_assets.defs.forecasting.features import PRICE_KNOWN, WITHOUT_PRICES
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import ORIGIN
-from energy_assets.domain.forecasting.model import MODEL_URI, predict
+from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN, predict
 from energy_assets.domain.forecasting.record import ModelRecord
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
@@ -49,14 +50,18 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
             model = mlflow_tracking.load_model(serving[week])
             day_features = features[features[ORIGIN] == day]
             part = predict(model, day_features).assign(**{MODEL_URI: serving[week]})
-            parts.append(part)
-            # Each day names its own version on its own materialization, also when a
-            # single-run backfill spans several model weeks.
-            day_metadata = {
+            day_metadata: dict[str, Any] = {
                 MODEL_URI: serving[week],
                 "fallback": notes.get(week),
                 "rows": len(part),
             }
+            if PRICE_KNOWN in day_features.columns:
+                # Which rows knew their hour's price; a day none did was made without prices.
+                part[PRICE_KNOWN_COLUMN] = day_features[PRICE_KNOWN].notna().to_numpy()
+                day_metadata[WITHOUT_PRICES] = not part[PRICE_KNOWN_COLUMN].any()
+            parts.append(part)
+            # Each day names its own version on its own materialization, also when a
+            # single-run backfill spans several model weeks.
             context.add_asset_metadata(day_metadata, partition_key=str(day.date()))
         return dg.Output(pd.concat(parts, ignore_index=True))
 

@@ -20,7 +20,7 @@ def defs() -> dg.Definitions:
             build_forecast_monitoring(settings, partitions),
             build_feature_drift(settings, partitions),
         ],
-        jobs=[build_drift_report_job(partitions)],
+        jobs=[build_drift_report_job(settings, partitions)],
         # Alerts are written to the log first; the outbox delivers them and the run failures.
         sensors=[build_mape_alert_sensor(settings, partitions.weeks), alert_outbox_sensor],
     )

@@ -55,7 +55,7 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
         tables = []
         for week, days in weeks.groupby(weeks).groups.items():
             record = ModelRecord.from_dict(models[str(week)])
-            reference = reference_of(record, asset_storage)
+            reference = reference_of(record, asset_storage, settings)
             current = features[features[ORIGIN].isin(days)]
             table = day_drift(reference, current).assign(**{MODEL_URI: record.model_uri})
             table[REPORT] = ""
@@ -77,7 +77,9 @@ def build_feature_drift(settings: Settings, partitions: Partitions) -> dg.Assets
     return feature_drift
 
 
-def reference_of(record: ModelRecord, asset_storage: AssetStorage) -> DriftReference:
+def reference_of(
+    record: ModelRecord, asset_storage: AssetStorage, settings: Settings
+) -> DriftReference:
     """The drift reference the model stored when it trained; for a model trained before models
     stored one, rebuilt once from the raw days of its newest training weeks."""
     stored = load_reference(asset_storage.storage, record.week, record.model_version)
@@ -88,13 +90,15 @@ def reference_of(record: ModelRecord, asset_storage: AssetStorage) -> DriftRefer
         pd.Timestamp(record.train_start, tz="UTC"), end - pd.Timedelta(weeks=REFERENCE_WEEKS)
     )
     rebuilt = build_reference(
-        features_from_storage(asset_storage, start, end, f"{record.model_uri}: its training window")
+        features_from_storage(
+            asset_storage, settings, start, end, f"{record.model_uri}: its training window"
+        )
     )
     save_reference(asset_storage.storage, record.week, record.model_version, rebuilt)
     return rebuilt
 
 
-def build_drift_report_job(partitions: Partitions) -> dg.JobDefinition:
+def build_drift_report_job(settings: Settings, partitions: Partitions) -> dg.JobDefinition:
     """A job an operator launches from the UI for one day's full Evidently report, for a day the
     asset stored none for (it drifted too little)."""
 
@@ -117,7 +121,7 @@ def build_drift_report_job(partitions: Partitions) -> dg.JobDefinition:
             current = asset_storage.read_window(dg.AssetKey(names.FEATURES), [day])
         except FileNotFoundError as exc:
             raise dg.Failure(f"{day}: no features are stored for the day ({exc})") from None
-        reference = reference_of(record, asset_storage)
+        reference = reference_of(record, asset_storage, settings)
         html, _ = evidently_report(reference.features, current, reference.thresholds)
         uri = save_report(asset_storage.storage, day, html)
         context.log.info(f"{day}: drift report stored at {uri}")

@@ -27,7 +27,8 @@ from energy_assets.domain.calendar import (
     utc_days,
 )
 from energy_assets.domain.forecasting.grid import HOUR, HourlyGrid, columns_at, to_grid
-from energy_assets.domain.schema import SERIES, TIME, VALUE, key_values, series_keys
+from energy_assets.domain.prices import PRICE_EUR, published_at
+from energy_assets.domain.schema import AREA, SERIES, TIME, VALUE, key_values, series_keys
 from energy_assets.domain.series import SeriesSet
 
 DAY = pd.Timedelta(days=1)
@@ -80,9 +81,7 @@ NUMERIC = [
 # zero or negative. (A difference from the trailing week's mean added nothing on the Aalborg
 # 2023 backtest; the one from the day before took its WAPE from 3.77% to 3.70%.)
 PRICE_FEATURES = ["p_hour", "p_vs_day", "p_vs_lag24", "p_day_vs_week"]
-# The day-ahead auction for a Danish day clears at about 12:45 on the day before; its prices
-# are taken as published at 13:00 Danish time then (energy_assets/domain/prices.py).
-PRICES_PUBLISHED_AT_LOCAL_HOUR = 13
+PRICE_LOOKBACK_DAYS = 8  # the trailing week before the origin, and the day before that week
 # Known once a year of history exists.
 YEAR_FEATURES = ["ly_same_hour", "ly_level"]
 # Places in the year: a model learns from them only with more than a year of history.
@@ -159,6 +158,12 @@ def build_features(
 def raw_days_for(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     """The UTC days of raw data that the features of the days in [start, end) read."""
     return utc_days(start - pd.Timedelta(days=LOOKBACK_DAYS), end)
+
+
+def price_days_for(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """The UTC days of prices that the features of the days in [start, end) read: the days
+    themselves and the trailing week (and day) before each."""
+    return utc_days(start - pd.Timedelta(days=PRICE_LOOKBACK_DAYS), end)
 
 
 @dataclass(frozen=True)
@@ -300,24 +305,17 @@ def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
     }
 
 
-def published_at(hours: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """When the day-ahead price of each UTC hour is public: 13:00 Danish time on the day
-    before the hour's Danish day."""
-    local_day = hours.tz_convert(LOCAL_TZ).normalize().tz_localize(None)
-    day_before = local_day - DAY + pd.Timedelta(hours=PRICES_PUBLISHED_AT_LOCAL_HOUR)
-    return day_before.tz_localize(LOCAL_TZ).tz_convert("UTC")
+class UnmatchedPriceAreas(ValueError):
+    """Prices were given for a price area in which no series lies."""
 
 
 def _price_grid(prices: pd.DataFrame, grid: HourlyGrid) -> np.ndarray:
     """(series, hours) EUR price of each series' area; NaN where its area has no price."""
-    from energy_assets.domain.prices import PRICE_EUR
-    from energy_assets.domain.schema import AREA
-
     areas = np.asarray(grid.series.areas()).astype(str)
     given = set(prices[AREA].astype(str))
     unmatched = sorted(given - set(areas))
     if unmatched:
-        raise ValueError(
+        raise UnmatchedPriceAreas(
             f"prices of areas {unmatched} match no series (the series lie in {sorted(set(areas))})"
         )
     values = np.full((len(areas), grid.n_hours), np.nan)

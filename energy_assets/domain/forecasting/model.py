@@ -22,6 +22,8 @@ PREDICTION = "prediction_kwh"
 P10 = "p10_kwh"
 P90 = "p90_kwh"
 MODEL_URI = "model_uri"  # the pinned version a forecast came from: models:/<name>/<version>
+# Whether the forecast of the row's hour knew the hour's day-ahead price (deployments with prices).
+PRICE_KNOWN_COLUMN = "price_known"
 
 # Fixed settings that make training reproducible; search spaces never override them. With
 # column-wise histograms each feature is summed by one thread, so the result does not depend on

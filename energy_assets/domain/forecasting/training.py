@@ -57,10 +57,11 @@ def train_weekly_model(
     training_weeks: int,
     validation_days: int,
     params: Mapping[str, Any],
+    prices: pd.DataFrame | None = None,
 ) -> WeeklyModel:
     """The model of the week starting at `week_start`, trained on the `training_weeks` before
     it (fewer where the raw data begins later); `raw` also holds the year before those weeks,
-    which the features look back on."""
+    which the features look back on. With `prices`, the features include the prices."""
     # The first day of data has no day before it to build features from.
     first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
     train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
@@ -72,7 +73,7 @@ def train_weekly_model(
     final_days = _plan(utc_days(train_start, week_start), rows_per_day, settings)
     valid_days = utc_days(valid_start, week_start)
     days = pd.DatetimeIndex(checked_days.index.union(final_days.index).union(valid_days))
-    features = build_features(raw, days)
+    features = build_features(raw, days, prices)
     train = features[features[ORIGIN].isin(checked_days.index)]
     valid = features[features[ORIGIN] >= valid_start]
 
