@@ -8,23 +8,39 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from energy_assets.domain.calendar import LOCAL_TZ
 
 ACTUAL = "#1f2937"
 FORECAST = "#2563eb"
 BAND = "rgba(37, 99, 235, 0.18)"
+PRICE = "#b45309"
 KWH_HOVER = "%{x|%Y-%m-%d %H:%M}: %{y:,.0f} kWh"
 # Room for y-axis labels of feature names in words, and a legend that wraps on a phone.
 LEGEND = {"orientation": "h", "yanchor": "top", "y": -0.2}
 
 
-def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -> go.Figure:
-    """The last days of actuals, the day's actuals if known, and the forecast with its band.
+def forecast_figure(
+    actuals: pd.DataFrame,
+    forecast: pd.DataFrame,
+    title: str,
+    prices: pd.DataFrame | None = None,
+) -> go.Figure:
+    """The last days of actuals, the day's actuals if known, and the forecast with its band;
+    under them, on the same time axis, the day-ahead prices of those days where given.
 
     Frames carry `datetime_utc` and, for actuals, `consumption_kwh`; for the forecast,
-    `prediction_kwh`, `p10_kwh`, `p90_kwh`. Times are shown in Danish local time."""
-    fig = go.Figure()
+    `prediction_kwh`, `p10_kwh`, `p90_kwh`; for prices, `price_eur_mwh`. Times are shown in
+    Danish local time."""
+    with_prices = prices is not None and not prices.empty
+    fig = (
+        make_subplots(
+            rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06
+        )
+        if with_prices
+        else go.Figure()
+    )
     if not forecast.empty:
         t = forecast["datetime_utc"].dt.tz_convert(LOCAL_TZ)
         fig.add_trace(
@@ -70,11 +86,27 @@ def forecast_figure(actuals: pd.DataFrame, forecast: pd.DataFrame, title: str) -
     fig.update_layout(
         title=title,
         yaxis={"title": {"text": "kWh per hour"}, "tickformat": ","},
-        xaxis_title="Danish local time",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         legend=LEGEND,
         template="plotly_white",
     )
+    if with_prices:
+        assert prices is not None
+        fig.add_trace(
+            go.Scatter(
+                x=prices["datetime_utc"].dt.tz_convert(LOCAL_TZ),
+                y=prices["price_eur_mwh"],
+                name="day-ahead price",
+                line={"color": PRICE, "width": 1.5, "shape": "hv"},
+                hovertemplate="price %{x|%Y-%m-%d %H:%M}: %{y:,.2f} EUR/MWh<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+        fig.update_yaxes(title_text="EUR/MWh", row=2, col=1)
+        fig.update_xaxes(title_text="Danish local time", row=2, col=1)
+    else:
+        fig.update_layout(xaxis_title="Danish local time")
     return fig
 
 

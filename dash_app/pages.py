@@ -376,7 +376,7 @@ def update_forecast(
     except views.BadRequest as exc:
         return go.Figure(), "", str(exc), BANNER
     title = f"{views.series_title(chosen)} · {day}"
-    figure = figures.forecast_figure(view.actuals, view.forecast, title)
+    figure = figures.forecast_figure(view.actuals, view.forecast, title, view.prices)
     version = f"Model version: {view.model_uri}" if view.model_uri else ""
     if view.problems:
         return figure, version, " ".join(view.problems), BANNER

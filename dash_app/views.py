@@ -15,7 +15,7 @@ from dash_app.store import DashboardStore
 from energy_assets import names
 from energy_assets.domain import quality
 from energy_assets.domain.calendar import published_day
-from energy_assets.domain.forecasting.model import MODEL_URI
+from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN
 from energy_assets.domain.monitoring.accuracy import day_summaries
 from energy_assets.domain.schema import (
     AREA,
@@ -48,6 +48,7 @@ class ForecastView:
     forecast: pd.DataFrame
     model_uri: str
     problems: list[str] = field(default_factory=list)  # shown in the banner
+    prices: pd.DataFrame = field(default_factory=pd.DataFrame)  # of the series' area
 
 
 def parse_day(value: Any, name: str = "date") -> dt.date:
@@ -160,8 +161,20 @@ def forecast_view(store: DashboardStore, chosen: Mapping[str, Any], day: dt.date
     if forecast is not None and not forecast.empty and series_forecast.empty:
         label = "/".join(str(v) for v in chosen.values())
         problems.append(f"The forecast of {key} has no rows for {label}.")
+    if (
+        PRICE_KNOWN_COLUMN in series_forecast.columns
+        and not series_forecast[PRICE_KNOWN_COLUMN].any()
+    ):
+        problems.append(
+            f"The forecast of {key} was made without day-ahead prices: none were stored for "
+            "the day when it was made."
+        )
     uris = ", ".join(sorted(series_forecast[MODEL_URI].unique())) if len(series_forecast) else ""
-    return ForecastView(_series(actuals, chosen), series_forecast, uris, problems)
+    # The prices of the series' area over the same days, where the deployment stores prices.
+    prices = store.frames(names.PRICES, history_keys)
+    if not prices.empty and AREA in chosen:
+        prices = prices[prices[AREA] == chosen[AREA]].sort_values(TIME)
+    return ForecastView(_series(actuals, chosen), series_forecast, uris, problems, prices)
 
 
 def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
@@ -250,6 +263,9 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
             for t, row in zip(rows["datetime_utc"], numbers.itertuples(index=False), strict=True)
         ],
     }
+    if PRICE_KNOWN_COLUMN in rows.columns:
+        # Stored by deployments with prices: a day none of whose hours knew its price.
+        payload["made_without_prices"] = not bool(rows[PRICE_KNOWN_COLUMN].any())
     if lacking:
         payload["warnings"] = [f"the stored predictions of {day} lack {', '.join(lacking)}"]
     return payload

@@ -25,6 +25,7 @@ from dash_app.pages import (
 from dash_app.store import DashboardStore, Watched
 from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
+from energy_assets.domain.sources.prices import SimulatedPrices
 from energy_assets.domain.sources.simulator import SimulatorSource
 from energy_assets.settings import DashboardSettings, load_dashboard_settings
 from energy_assets.storage.alert_log import AlertLog
@@ -119,6 +120,49 @@ def test_the_forecast_follows_the_series_selector(store: DashboardStore) -> None
     assert len(fig1.data[2].y) == 24 and len(fig1.data[3].y) == 8 * 24  # 7 days before + the day
     assert not np.allclose(fig1.data[2].y, fig2.data[2].y)
     assert "DK2 · 999 · other" in fig2.layout.title.text
+
+
+def seed_prices(storage: Storage) -> pd.DataFrame:
+    prices = SimulatedPrices(seed=1).fetch(
+        pd.Timestamp(HISTORY[0], tz="UTC"),
+        pd.Timestamp(HISTORY[-1], tz="UTC") + pd.Timedelta(days=1),
+    )
+    for day, part in prices.groupby(prices["datetime_utc"].dt.floor("D")):
+        storage.write_parquet(f"day_ahead_prices/{day.date()}.parquet", part)
+    return prices
+
+
+def test_the_areas_prices_are_drawn_under_the_forecast_on_the_same_time_axis(
+    store: DashboardStore,
+) -> None:
+    prices = seed_prices(store.storage)
+    store.clear()
+    fig, *_ = update_forecast(store, "DK2", 999, DAYS[-1])
+    [price] = [t for t in fig.data if t.name == "day-ahead price"]
+    # The day and the week before it, of the series' own area, under the consumption chart.
+    dk2 = prices[prices["area"] == "DK2"]
+    assert len(price.y) == 8 * 24
+    np.testing.assert_allclose(price.y, dk2["price_eur_mwh"].to_numpy()[-8 * 24 :])
+    assert price.xaxis == "x2" and price.yaxis == "y2"
+    assert fig.layout.xaxis.matches == "x2" or fig.layout.xaxis2.matches == "x"
+    [actual] = [t for t in fig.data if t.name == "actual"]
+    assert list(actual.x) == list(price.x)  # the same hours on the shared axis
+
+
+def test_a_forecast_made_without_prices_says_so(store: DashboardStore) -> None:
+    key = f"predictions/{DAYS[-1]}.parquet"
+    forecast = store.storage.read_parquet(key)
+    store.storage.write_parquet(key, forecast.assign(price_known=False))
+    store.storage.write_parquet(
+        f"predictions/{DAYS[-2]}.parquet",
+        store.storage.read_parquet(f"predictions/{DAYS[-2]}.parquet").assign(price_known=True),
+    )
+    store.clear()
+    _, _, banner, style = update_forecast(store, "DK1", 111, DAYS[-1])
+    assert style.get("display") != "none"
+    assert f"The forecast of {DAYS[-1]} was made without day-ahead prices" in banner
+    _, _, banner, _ = update_forecast(store, "DK1", 111, DAYS[-2])
+    assert banner == ""
 
 
 def test_a_day_without_forecasts_shows_a_banner_not_an_empty_chart(store: DashboardStore) -> None:

@@ -28,6 +28,8 @@ class Partitions:
     # before the week, so it can serve the week's first day.
     weeks: dg.WeeklyPartitionsDefinition
     served_days: dg.DailyPartitionsDefinition  # predictions, monitoring, drift: from the first week
+    # Day-ahead prices: every UTC day from the start through tomorrow, auctioned today.
+    price_days: dg.DailyPartitionsDefinition
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Partitions:
@@ -40,6 +42,9 @@ class Partitions:
                 start_date=first_week, day_offset=1, timezone="UTC", end_offset=1
             ),
             served_days=dg.DailyPartitionsDefinition(start_date=first_week, timezone="UTC"),
+            price_days=dg.DailyPartitionsDefinition(
+                start_date=settings.start_date.isoformat(), timezone="UTC", end_offset=2
+            ),
         )
 
     def week_of(self, day: pd.Timestamp) -> str:

@@ -33,7 +33,7 @@ def defs() -> dg.Definitions:
     prices_job = dg.define_asset_job(
         names.PRICES_JOB,
         selection=dg.AssetSelection.assets(names.PRICES),
-        partitions_def=partitions.days,
+        partitions_def=partitions.price_days,
         description="Fetch, store and check day-ahead prices.",
     )
     prices = dg.Definitions(

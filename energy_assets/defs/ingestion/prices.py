@@ -19,7 +19,7 @@ from resources.parquet_io_manager import WRITE_AUDIT_PUBLISH
 
 
 def build_day_ahead_prices(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
-    table = daily_table(partitions.days, TIME)
+    table = daily_table(partitions.price_days, TIME)
     table["metadata"] = {**table["metadata"], WRITE_AUDIT_PUBLISH: True}
     areas = ", ".join(settings.price_areas)
 
@@ -73,7 +73,7 @@ def build_price_contract(settings: Settings, partitions: Partitions) -> dg.Asset
     return build_audit_check(
         names.PRICES,
         names.CONTRACT,
-        partitions.days,
+        partitions.price_days,
         f"Every rule holds for the day's prices of {', '.join(areas)}:\n{rules}",
         audit,
         empty=empty_prices,
