@@ -42,37 +42,7 @@ def forecast_figure(
         else go.Figure()
     )
     if not forecast.empty:
-        t = forecast["datetime_utc"].dt.tz_convert(LOCAL_TZ)
-        fig.add_trace(
-            go.Scatter(
-                x=t,
-                y=forecast["p90_kwh"],
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                name="P90",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=t,
-                y=forecast["p10_kwh"],
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor=BAND,
-                name="P10-P90",
-                hovertemplate="P10 " + KWH_HOVER + "<extra></extra>",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=t,
-                y=forecast["prediction_kwh"],
-                name="forecast",
-                line={"color": FORECAST, "width": 2},
-                hovertemplate="forecast " + KWH_HOVER + "<extra></extra>",
-            )
-        )
+        _add_forecast(fig, forecast)
     if not actuals.empty:
         fig.add_trace(
             go.Scatter(
@@ -90,24 +60,63 @@ def forecast_figure(
         legend=LEGEND,
         template="plotly_white",
     )
-    if with_prices:
-        assert prices is not None
-        fig.add_trace(
-            go.Scatter(
-                x=prices["datetime_utc"].dt.tz_convert(LOCAL_TZ),
-                y=prices["price_eur_mwh"],
-                name="day-ahead price",
-                line={"color": PRICE, "width": 1.5, "shape": "hv"},
-                hovertemplate="price %{x|%Y-%m-%d %H:%M}: %{y:,.2f} EUR/MWh<extra></extra>",
-            ),
-            row=2,
-            col=1,
-        )
-        fig.update_yaxes(title_text="EUR/MWh", row=2, col=1)
-        fig.update_xaxes(title_text="Danish local time", row=2, col=1)
+    if prices is not None and with_prices:
+        _add_prices(fig, prices)
     else:
         fig.update_layout(xaxis_title="Danish local time")
     return fig
+
+
+def _add_forecast(fig: go.Figure, forecast: pd.DataFrame) -> None:
+    """The P10-P90 band and the point forecast."""
+    t = forecast["datetime_utc"].dt.tz_convert(LOCAL_TZ)
+    fig.add_trace(
+        go.Scatter(
+            x=t,
+            y=forecast["p90_kwh"],
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+            name="P90",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=t,
+            y=forecast["p10_kwh"],
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND,
+            name="P10-P90",
+            hovertemplate="P10 " + KWH_HOVER + "<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=t,
+            y=forecast["prediction_kwh"],
+            name="forecast",
+            line={"color": FORECAST, "width": 2},
+            hovertemplate="forecast " + KWH_HOVER + "<extra></extra>",
+        )
+    )
+
+
+def _add_prices(fig: go.Figure, prices: pd.DataFrame) -> None:
+    """The day-ahead prices in the lower panel, on the consumption chart's time axis."""
+    fig.add_trace(
+        go.Scatter(
+            x=prices["datetime_utc"].dt.tz_convert(LOCAL_TZ),
+            y=prices["price_eur_mwh"],
+            name="day-ahead price",
+            line={"color": PRICE, "width": 1.5, "shape": "hv"},
+            hovertemplate="price %{x|%Y-%m-%d %H:%M}: %{y:,.2f} EUR/MWh<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="EUR/MWh", row=2, col=1)
+    fig.update_xaxes(title_text="Danish local time", row=2, col=1)
 
 
 def accuracy_figure(daily: pd.DataFrame, warn: float, alert: float) -> go.Figure:

@@ -12,11 +12,12 @@ import datetime as dt
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from energy_assets import names
 from energy_assets.definitions import build_definitions
-from energy_assets.domain.forecasting.model import MODEL_URI
-from energy_assets.domain.sources import source_from_settings
+from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN
+from energy_assets.domain.sources import price_source_from_settings, source_from_settings
 from energy_assets.instance import local_instance
 from energy_assets.progress import Steps, steps
 from energy_assets.settings import Settings, SourceKind, load_settings, redact_url
@@ -32,7 +33,8 @@ DEMO_STUDY = {
     "search_space": {"num_boost_round": {"kind": "int", "low": 100, "high": 250, "step": 50}},
 }
 DEMO_TRAINING_WEEKS = 4
-# ingest, features, study, two weekly models, predictions, monitoring, drift, one alert tick
+# ingest, features, study, two weekly models, predictions, monitoring, drift, one alert tick;
+# and prices where the deployment has them
 DEMO_STAGES = 9
 
 
@@ -43,7 +45,8 @@ class Demo:
         self.job = self.defs.resolve_implicit_global_asset_job_def()
         self.instance = local_instance()
         self.ok = True
-        self.progress = Steps("demo", DEMO_STAGES, "stages")  # shown by run_demo on a terminal
+        self.stages = DEMO_STAGES + settings.uses_prices
+        self.progress = Steps("demo", self.stages, "stages")  # shown by run_demo on a terminal
 
     def run(
         self,
@@ -162,13 +165,17 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     demo = Demo(settings)
     storage = storage_from_settings(settings)
     print(f"source:   {source_from_settings(settings).describe()}")
+    prices = price_source_from_settings(settings)
+    print(f"prices:   {prices.describe() if prices else 'none (forecasts without prices)'}")
     print(f"window:   {first} .. {last}; models for the weeks of {week1} and {week2}")
     print(f"storage:  {settings.storage_uri}")
     print(f"instance: {demo.instance.root_directory}\n")
 
     # Stages done, elapsed and left on a terminal; the printed runs go above the bar.
-    with steps("demo", DEMO_STAGES, "stages") as demo.progress:
+    with steps("demo", demo.stages, "stages") as demo.progress:
         demo.run(names.RAW, days=(first, last))
+        if prices is not None:
+            demo.run(names.PRICES, days=(first, last))
         demo.run(names.FEATURES, days=(first, last))
         study_end = week1 - dt.timedelta(days=1)
         demo.run(
@@ -184,6 +191,8 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
         demo.print_drift(storage, week1, week_end)
         demo.alert_tick(storage)
     print_outputs(storage, week_end)
+    if prices is not None:
+        print_prices(storage, week1, week_end)
     report = newest_report(storage)
     if report is not None:
         report_week, version, uri = report
@@ -205,3 +214,28 @@ def print_outputs(storage: Storage, newest_day: dt.date) -> None:
         frame = storage.read_parquet(newest)
         uris = ", ".join(sorted(frame[MODEL_URI].unique()))
         print(f"  predictions {newest_day}: {len(frame)} rows from {uris}")
+
+
+def print_prices(storage: Storage, first: dt.date, last: dt.date) -> None:
+    """The served days' prices per area, and the days forecast without them."""
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    stored = [k for d in days if storage.exists(k := object_key(names.PRICES, d.isoformat()))]
+    if not stored:
+        print(f"\n  {names.PRICES}: none stored for {first} .. {last}")
+        return
+    prices = pd.concat([storage.read_parquet(k) for k in stored], ignore_index=True)
+    print(f"\n  {names.PRICES} {first} .. {last} (EUR/MWh):")
+    for area, of_area in prices.groupby("area", observed=True):
+        eur = of_area["price_eur_mwh"]
+        print(
+            f"    {area}: mean {eur.mean():.1f}, min {eur.min():.1f}, max {eur.max():.1f}, "
+            f"{int((eur < 0).sum())} negative hours"
+        )
+    without = []
+    for day in days:
+        key = object_key(names.PREDICTIONS, day.isoformat())
+        if storage.exists(key):
+            frame = storage.read_parquet(key)
+            if PRICE_KNOWN_COLUMN in frame.columns and not frame[PRICE_KNOWN_COLUMN].any():
+                without.append(day.isoformat())
+    print(f"    forecasts made without prices: {', '.join(without) or 'none'}")

@@ -33,7 +33,7 @@ from energy_assets.settings import DashboardSettings, load_dashboard_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.objects import storage_from_settings
 from tests.dashboards import dashboard_settings
-from tests.test_dashboard import DAYS, seed
+from tests.test_dashboard import DAYS, seed, seed_prices
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
@@ -57,6 +57,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> DashboardSettings:
     base = tmp_path_factory.mktemp("dashboard")
     settings = load_dashboard_settings(storage_dir=base / "storage", state_dir=base / "state")
     seed(storage_from_settings(settings))
+    seed_prices(storage_from_settings(settings))
     return settings
 
 
@@ -319,6 +320,30 @@ def test_the_series_selector_changes_the_forecast_chart(site: tuple[str, Any]) -
         "return document.querySelector('#forecast-graph .js-plotly-plot').layout.title.text"
     )
     assert title == f"DK2 · 999 · other · {DAYS[-1]}"
+    assert console_errors(driver) == []
+
+
+def test_the_forecast_page_draws_the_areas_prices_under_the_consumption(
+    site: tuple[str, Any], stored: DashboardSettings
+) -> None:
+    url, driver = site
+    driver.get(url + "/")
+    wait_for(driver, "#forecast-graph .js-plotly-plot .main-svg")
+    wait_idle(driver)
+    choose(driver, "forecast-area", "DK2")
+    wait_idle(driver)
+    script = "return document.querySelector('#forecast-graph .js-plotly-plot')"
+    traces = driver.execute_script(script + ".data.map(t => [t.name, t.xaxis || 'x'])")
+    assert ["day-ahead price", "x2"] in traces
+    index = [name for name, _ in traces].index("day-ahead price")
+    shown = plot_y(driver, "forecast-graph", index)
+    prices = pd.concat(
+        pd.read_parquet(f) for f in sorted((stored.storage_dir / "day_ahead_prices").glob("*"))
+    )
+    dk2 = prices[prices["area"] == "DK2"]["price_eur_mwh"].to_numpy()
+    assert shown == pytest.approx(list(dk2[-8 * 24 :]))  # the day and the week before it
+    # One time axis: the consumption panel follows the price panel's.
+    assert driver.execute_script(script + ".layout.xaxis.matches") == "x2"
     assert console_errors(driver) == []
 
 
