@@ -45,6 +45,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+MAX_LEAD = 60
+
+
+def _leads(text: str) -> list[int]:
+    """`1,3,7,10`: whole days ahead, from 1 to MAX_LEAD."""
+    try:
+        leads = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of whole days: {text!r}"
+        ) from None
+    if not leads or leads[0] < 1 or leads[-1] > MAX_LEAD:
+        raise argparse.ArgumentTypeError(f"leads are days from 1 to {MAX_LEAD}, got {text!r}")
+    return leads
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -213,15 +229,27 @@ def check_backtest_args(args: argparse.Namespace) -> dict[str, Any] | None:
     return params
 
 
-def _within_data(history: Any, start: dt.date, end: dt.date, data: Path) -> None:
-    """The forecast days must lie inside the data, after its first day (nothing to train on
-    before it)."""
+def _within_data(history: Any, start: dt.date, end: dt.date, data: Path, lead: int) -> None:
+    """The forecast days must lie inside the data, and the origin of the farthest lead after
+    its first day (nothing to train on before it)."""
     first, last = history[TIME].min().date(), history[TIME].max().date()
-    if not first < start <= end <= last:
+    if not first < start - dt.timedelta(days=lead - 1) <= end <= last:
+        reach = f" (the farthest lead, {lead}, is forecast from {lead - 1} days before)"
         raise ArgumentError(
             f"--start {start} .. --end {end}: forecast days must lie after the first day of "
-            f"--data {data} and within it ({first} .. {last})"
+            f"--data {data} and within it ({first} .. {last})" + (reach if lead > 1 else "")
         )
+
+
+def _print_by_lead(by_lead: dict[int, dict[str, dict[str, float]]]) -> None:
+    if not by_lead:
+        return
+    names = list(next(iter(by_lead.values())))
+    print(f"\n{'lead':>4s} " + " ".join(f"{n:>16s}" for n in names) + "  model / better naive")
+    for lead, scores in by_lead.items():
+        wapes = [scores[n]["wape"] for n in names]
+        ratio = wapes[0] / min(wapes[1:])
+        print(f"{lead:4d} " + " ".join(f"{w:16.2%}" for w in wapes) + f"  {ratio:.3f}")
 
 
 def _prices_of(path: Path) -> Any:
@@ -246,7 +274,7 @@ def backtest(args: argparse.Namespace) -> int:
     params = check_backtest_args(args)
     prices = _prices_of(args.prices) if args.prices else None  # the smaller file first
     history = read_consumption_file(args.data)
-    _within_data(history, args.start, args.end, args.data)
+    _within_data(history, args.start, args.end, args.data, max(args.leads or [1]))
     started = time.perf_counter()
     days = (args.end - args.start).days + 1
     with steps("backtest", days, "origins") as progress:  # on a terminal only, on stderr
@@ -258,6 +286,7 @@ def backtest(args: argparse.Namespace) -> int:
             refit=args.refit,
             on_origin=progress.update,
             prices=prices,
+            leads=args.leads or (1,),
         )
     seconds = time.perf_counter() - started
     report = {
@@ -268,6 +297,7 @@ def backtest(args: argparse.Namespace) -> int:
         "params": params or {},
         "refit": args.refit,
         "prices": prices is not None,
+        "leads": sorted({1, *(args.leads or [])}),
         "seconds": round(seconds, 1),
     }
     print(f"{'method':12s} {'WAPE':>7s} {'MAPE med':>9s} {'MAPE mean':>10s} {'bias':>7s}")
@@ -276,8 +306,9 @@ def backtest(args: argparse.Namespace) -> int:
             f"{method:12s} {s['wape']:7.2%} {s['mape_median']:9.2%} {s['mape_mean']:10.2%} "
             f"{s['bias']:+7.2%}"
         )
+    _print_by_lead(result.by_lead)
     origins = result.forecasts[TIME].dt.floor("D").nunique()
-    print(f"{origins} origins, {args.refit} refit, in {seconds:.1f} s")
+    print(f"{origins} days, {args.refit} refit, in {seconds:.1f} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
         print(f"report: {args.json}")
@@ -366,6 +397,12 @@ def _add_backtest(commands: Any) -> None:
         choices=REFITS,
         default="daily",
         help="a model per day (default) or per Monday-to-Sunday week, as the pipeline does",
+    )
+    p_bt.add_argument(
+        "--leads",
+        type=_leads,
+        help="forecast each day also from further back: comma-separated days ahead, e.g. "
+        "1,3,7,10 (one model over every lead; the report adds 'by_lead')",
     )
     p_bt.add_argument(
         "--json", type=Path, help="write the report here (only once the backtest has finished)"

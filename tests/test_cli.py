@@ -94,6 +94,9 @@ def test_end_before_start(capfd: pytest.CaptureFixture[str], data: Path) -> None
         (["backtest", "--data", "d", "--start", "2023-13-01", "--end", END], "--start: not a date"),
         (["backtest", "--data", "d", "--start", START], "required: --end"),
         (["backtest", "--data", "d", "--start", START, "--end", END, "--refit", "x"], "--refit"),
+        (["backtest", "--data", "d", "--start", START, "--end", END, "--leads", "1,x"], "--leads"),
+        (["backtest", "--data", "d", "--start", START, "--end", END, "--leads", "0,3"], "1 to 60"),
+        (["backtest", "--data", "d", "--start", START, "--end", END, "--leads", "61"], "--leads"),
     ],
 )  # fmt: skip
 def test_argparse_errors_are_one_line(
@@ -101,6 +104,15 @@ def test_argparse_errors_are_one_line(
 ) -> None:
     line = refused(capfd, *argv)
     assert line.startswith("energy-forecast backtest: error: ") and expected in line
+
+
+def test_leads_whose_first_origin_precedes_the_data_are_refused(
+    capfd: pytest.CaptureFixture[str], de35_parquet: Path
+) -> None:
+    # The slice starts on 2022-12-21: 2022-12-25 at lead 10 would be forecast from 12-16.
+    argv = ["backtest", "--data", str(de35_parquet), "--start", "2022-12-25", "--end", "2022-12-26"]
+    line = refused(capfd, *argv, "--leads", "1,10")
+    assert "the farthest lead, 10, is forecast from 9 days before" in line
 
 
 def test_an_unknown_command_or_option_is_one_line(capfd: pytest.CaptureFixture[str]) -> None:

@@ -1,16 +1,23 @@
-"""Rolling-origin day-ahead backtest: for each day, train on everything before it, forecast it."""
+"""Rolling-origin backtest: for each origin, train on everything known before it and forecast
+the day it opens (lead 1) and, where asked, the days after it (lead L: L - 1 days later)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from energy_assets.domain.forecasting import metrics
-from energy_assets.domain.forecasting.baselines import BASELINES, seasonal_naive
-from energy_assets.domain.forecasting.features import HORIZON, ORIGIN, build_features
+from energy_assets.domain.forecasting.baselines import BASELINES, LEAD_BASELINES, seasonal_naive
+from energy_assets.domain.forecasting.features import (
+    HORIZON,
+    LEAD,
+    ORIGIN,
+    build_features,
+    build_origin_features,
+)
 from energy_assets.domain.forecasting.model import PREDICTION, fit, predict
 from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
 
@@ -19,13 +26,18 @@ MODEL = "model"
 
 @dataclass
 class BacktestResult:
-    forecasts: pd.DataFrame  # keys, actual, model and baseline forecasts, per hour
+    forecasts: pd.DataFrame  # keys, actual, model and baseline forecasts, per hour (lead 1)
     summary: dict[str, dict[str, float]]  # method -> wape, bias, mape_median, mape_mean
     per_series: pd.DataFrame  # one row per series and method
+    # lead -> method (model, naive_last_day, naive_last_week) -> summary; with more than lead 1
+    by_lead: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
         rows = self.per_series.to_dict(orient="records")
-        return {**self.summary, "per_series": rows}
+        out: dict[str, Any] = {**self.summary, "per_series": rows}
+        if self.by_lead:
+            out["by_lead"] = {str(lead): scores for lead, scores in self.by_lead.items()}
+        return out
 
 
 REFITS = ("daily", "weekly")
@@ -51,12 +63,24 @@ def backtest(
     on_model: Callable[[int, int], None] | None = None,
     on_origin: Callable[[int, int], None] | None = None,
     prices: pd.DataFrame | None = None,
+    leads: Sequence[int] = (1,),
 ) -> BacktestResult:
     """Origins at 00:00 UTC of each day from `start` to `end` inclusive; each model is trained
     on everything known before the first origin it forecasts. `on_model(done, total)` is
     called after each model, `on_origin(done, total)` after each origin is forecast (with
     weekly refits, once per origin of the week when its model has forecast them). With
-    `prices`, the features include the day-ahead prices published before each origin."""
+    `prices`, the features include the day-ahead prices published before each origin.
+
+    With `leads` beyond 1, one model over every lead forecasts each of the days from `start` to
+    `end` at each lead (from the origin L - 1 days before it), issued as the pipeline issues:
+    at 12:00 UTC on the day before the farthest lead's day, after that day's auction, with the
+    prices published by then; `by_lead` scores each lead against both naive baselines at the
+    same lead. Lead 1 is always forecast: the top-level scores are its."""
+    lead_set = sorted({1, *(int(lead) for lead in leads)})
+    if lead_set != [1]:
+        return _backtest_by_lead(
+            history, start, end, params, refit, on_model, on_origin, prices, lead_set
+        )
     origins = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
     groups = refit_groups(origins, refit)
     # Features at an origin depend only on data before it, so one build serves every fit.
@@ -88,6 +112,12 @@ def _scored(
     forecasts = forecasts.merge(test[[*keys, VALUE]], on=keys).merge(
         seasonal_naive(history, list(origins)), on=keys
     )
+    return _summarised(forecasts)
+
+
+def _summarised(forecasts: pd.DataFrame) -> BacktestResult:
+    """Scores of the model and both baselines on hourly forecasts beside the actuals."""
+    keys = row_keys(series_keys(forecasts))
     methods = [MODEL, *BASELINES]
     summary = {m: metrics.summary(forecasts, VALUE, m) for m in methods}
     per_series = pd.concat(
@@ -99,3 +129,78 @@ def _scored(
         summary=summary,
         per_series=per_series,
     )
+
+
+def issued_after(leads: Sequence[int]) -> pd.Timedelta:
+    """How long after its origin a forecast reaching `max(leads)` days is issued: at 12:00 UTC
+    on the day before the farthest day (after that day's auction); at the origin for lead 1."""
+    return max(pd.Timedelta(0), pd.Timedelta(days=max(leads) - 1) - pd.Timedelta(hours=12))
+
+
+def _backtest_by_lead(
+    history: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    params: Mapping[str, Any] | None,
+    refit: str,
+    on_model: Callable[[int, int], None] | None,
+    on_origin: Callable[[int, int], None] | None,
+    prices: pd.DataFrame | None,
+    leads: list[int],
+) -> BacktestResult:
+    targets = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
+    origins = pd.date_range(targets[0] - pd.Timedelta(days=leads[-1] - 1), targets[-1], tz="UTC")
+    groups = refit_groups(origins, refit)
+    after = issued_after(leads)
+    first = (history[TIME].min() + pd.Timedelta(hours=24)).ceil("D")
+    train_origins = pd.date_range(first, origins[-1], freq="D", tz="UTC")
+    train = build_origin_features(history, train_origins, prices, leads, after)
+    test = build_origin_features(history, origins, prices, leads, after)
+    test = test[test[TIME].dt.floor("D").isin(targets)]
+    # A training row is known once its whole day has passed.
+    known_at = train[ORIGIN] + pd.to_timedelta(train[LEAD] * HORIZON, unit="h")
+    parts = []
+    forecast = 0
+    for done, group in enumerate(groups, start=1):
+        model = fit(train[known_at <= group[0]], params, quantiles=())
+        rows = test[test[ORIGIN].isin(group)]
+        if len(rows):
+            parts.append(predict(model, rows).assign(**{LEAD: rows[LEAD].to_numpy()}))
+        if on_model:
+            on_model(done, len(groups))
+        for _ in group:
+            forecast += 1
+            if on_origin:
+                on_origin(forecast, len(origins))
+    predicted = pd.concat(parts, ignore_index=True)
+    return _scored_by_lead(predicted, test, history, targets, leads)
+
+
+def _scored_by_lead(
+    predicted: pd.DataFrame,
+    test: pd.DataFrame,
+    history: pd.DataFrame,
+    targets: pd.DatetimeIndex,
+    leads: list[int],
+) -> BacktestResult:
+    keys = [*row_keys(series_keys(test)), LEAD]
+    scored = predicted.rename(columns={PREDICTION: MODEL}).merge(test[[*keys, VALUE]], on=keys)
+    by_lead: dict[int, dict[str, dict[str, float]]] = {}
+    lead_one = None
+    for lead in leads:
+        at_lead = scored[scored[LEAD] == lead].drop(columns=LEAD)
+        naive = seasonal_naive(history, list(targets), lead=lead)
+        forecasts = at_lead.merge(naive, on=row_keys(series_keys(test)))
+        by_lead[lead] = {
+            MODEL: metrics.summary(forecasts, VALUE, MODEL),
+            **{
+                name: metrics.summary(forecasts, VALUE, column)
+                for name, column in LEAD_BASELINES.items()
+            },
+        }
+        if lead == 1:
+            lead_one = forecasts
+    assert lead_one is not None
+    result = _summarised(lead_one)
+    result.by_lead = by_lead
+    return result

@@ -40,6 +40,7 @@ LOOKBACK = pd.Timedelta(hours=YEAR_HOURS + 168 + HORIZON)
 LOOKBACK_DAYS = math.ceil(LOOKBACK / DAY)  # whole days of raw data before a forecast day
 
 ORIGIN = "origin"
+LEAD = "lead_days"  # with more than one lead: days from the origin's day to the row's, from 1
 SCALE = "scale"
 TARGET = "target_ratio"
 NUMERIC = [
@@ -168,25 +169,30 @@ def price_days_for(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Where each forecast row sits before the series axis is added: one row per (origin, hour
-    of its horizon), as positions on the hourly grid."""
+    """Where each forecast row sits before the series axis is added: one row per (origin, lead,
+    hour of the lead's day), as positions on the hourly grid. Lead L forecasts the day that
+    starts 24 (L - 1) hours after the origin: lead 1 is the day the origin opens."""
 
     origins: pd.DatetimeIndex
     origin_hour: np.ndarray  # (origins,) grid position of each origin
     origin_index: np.ndarray  # (rows,) the origin a row belongs to
+    lead: np.ndarray  # (rows,) the row's lead, days
     horizon: np.ndarray  # (rows,) hours from the origin to the row's hour
     target_hour: np.ndarray  # (rows,) grid position of the row's hour
     times: pd.DatetimeIndex  # (rows,) UTC start of the row's hour
 
     @classmethod
-    def layout(cls, grid: HourlyGrid, origins: pd.DatetimeIndex) -> _Rows:
+    def layout(cls, grid: HourlyGrid, origins: pd.DatetimeIndex, leads: Sequence[int]) -> _Rows:
         origin_hour = grid.index_of(origins)
-        horizon = np.tile(np.arange(HORIZON), len(origins))
-        origin_index = np.repeat(np.arange(len(origins)), HORIZON)
+        per_origin = len(leads) * HORIZON
+        lead = np.tile(np.repeat(np.asarray(leads, dtype="int64"), HORIZON), len(origins))
+        horizon = HORIZON * (lead - 1) + np.tile(np.arange(HORIZON), len(origins) * len(leads))
+        origin_index = np.repeat(np.arange(len(origins)), per_origin)
         return cls(
             origins=origins,
             origin_hour=origin_hour,
             origin_index=origin_index,
+            lead=lead,
             horizon=horizon,
             target_hour=origin_hour[origin_index] + horizon,
             times=origins[origin_index] + pd.to_timedelta(horizon, unit="h"),
@@ -196,24 +202,52 @@ class _Rows:
         """Spread a (series, origins) statistic over the rows of each origin."""
         return per_origin[:, self.origin_index]
 
+    @property
+    def day_start(self) -> np.ndarray:
+        """(rows,) grid position of 00:00 of the row's day."""
+        return self.origin_hour[self.origin_index] + HORIZON * (self.lead - 1)
+
+    @property
+    def newest_day_back(self) -> np.ndarray:
+        """(rows,) hours from the row's hour back to the same hour on the newest known day."""
+        return HORIZON * self.lead
+
+    @property
+    def newest_week_back(self) -> np.ndarray:
+        """(rows,) hours back to the same hour and weekday in the newest known week."""
+        return 168 * -(-self.lead // 7)
+
 
 def build_origin_features(
-    history: pd.DataFrame, origins: pd.DatetimeIndex, prices: pd.DataFrame | None = None
+    history: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    prices: pd.DataFrame | None = None,
+    leads: Sequence[int] = (1,),
+    issued_after: pd.Timedelta = pd.Timedelta(0),
 ) -> pd.DataFrame:
-    """One row per (origin, hour of its horizon, series): features, `scale` and the target.
+    """One row per (origin, lead, hour of the lead's day, series): features, `scale` and the
+    target; with more than lead 1, a `lead_days` column.
 
-    `history` is canonical long data. Rows are ordered by origin, then canonical order. With
-    `prices`, the PRICE_FEATURES too, each from prices published before the row's origin only.
+    `history` is canonical long data; every consumption feature reads only hours before the
+    origin (the end of the newest known day), whatever the lead. Rows are ordered by origin,
+    lead, hour, then canonical order. With `prices`, the PRICE_FEATURES too, each from the
+    prices published by the time the forecast is issued: `issued_after` the origin.
     """
     if len(origins) == 0:
         raise ValueError("no origins to build features for")
+    leads = sorted({int(lead) for lead in leads})
+    if leads[0] < 1:
+        raise ValueError(f"leads are whole days from 1 on, got {leads}")
     origins = pd.DatetimeIndex(origins).tz_convert("UTC")
-    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + HORIZON * HOUR)
-    rows = _Rows.layout(grid, origins)
+    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + leads[-1] * HORIZON * HOUR)
+    rows = _Rows.layout(grid, origins, leads)
     columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
     if prices is not None:
-        columns.update(_price_columns(prices, grid, rows))
-    return _frame(columns, _calendar_columns(rows), rows, grid.series)
+        columns.update(_price_columns(prices, grid, rows, issued_after))
+    frame = _frame(columns, _calendar_columns(rows), rows, grid.series)
+    if leads != [1]:
+        frame.insert(1, LEAD, np.repeat(rows.lead, len(grid.series)))
+    return frame
 
 
 def _nan_max(stack: np.ndarray) -> np.ndarray:
@@ -229,14 +263,14 @@ def _nan_min(stack: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.nan)
 
 
-def _before_origin(grid: HourlyGrid, origin_hour: np.ndarray) -> dict[str, np.ndarray]:
+def _before_origin(
+    grid: HourlyGrid, trailing: _Trailing, origin_hour: np.ndarray
+) -> dict[str, np.ndarray]:
     """(series, origins) statistics of the hours before each origin, and the series' scale:
     its mean of the last week, or of the last day where the week is unknown."""
-    trailing = _Trailing(grid.values)
     mean_24h = trailing.mean(origin_hour, 24)
     mean_168h = trailing.mean(origin_hour, 168)
     last_day = np.stack([grid.at(origin_hour - k) for k in range(1, 25)])  # (24, S, O)
-    year_before = origin_hour - YEAR_HOURS
     return {
         SCALE: np.where(np.isfinite(mean_168h), mean_168h, mean_24h),
         "mean_24h": mean_24h,
@@ -245,8 +279,6 @@ def _before_origin(grid: HourlyGrid, origin_hour: np.ndarray) -> dict[str, np.nd
         "min_24h": _nan_min(last_day),
         "last_1h": last_day[0],
         "last_6h": trailing.mean(origin_hour, 6),
-        "mean_week_ago": trailing.mean(origin_hour, 24, end_offset=144),
-        "mean_year_ago": trailing.mean(year_before, 168),
     }
 
 
@@ -260,13 +292,26 @@ def _same_hour_last_week(grid: HourlyGrid, target_hour: np.ndarray) -> dict[str,
 
 
 def _series_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
-    """Each series' values relative to its scale: lags, recent statistics, and the target."""
-    at_origin = _before_origin(grid, rows.origin_hour)
+    """Each series' values relative to its scale: lags, recent statistics, and the target.
+
+    Lags count back from the newest known data: `r_lag24` is the same hour on the newest known
+    day, `r_lag168` the same hour and weekday in the newest known week (at lead 1, 24 and 168
+    hours before the target hour)."""
+    trailing = _Trailing(grid.values)
+    at_origin = _before_origin(grid, trailing, rows.origin_hour)
     before = {name: rows.per_row(values) for name, values in at_origin.items()}
     scale = before[SCALE]
-    lags = {k: grid.at(rows.target_hour - k) for k in LAGS}
-    same_hour = _same_hour_last_week(grid, rows.target_hour)
+    newest_day = rows.target_hour - rows.newest_day_back
+    newest_week = rows.target_hour - rows.newest_week_back
+    lags = {
+        **{k: grid.at(newest_day - (k - 24)) for k in LAGS if k < 168},
+        **{k: grid.at(newest_week - (k - 168)) for k in LAGS if k >= 168},
+    }
+    same_hour = _same_hour_last_week(grid, newest_day + 24)
     target = grid.at(rows.target_hour)
+    # The day of the weekly lag, and the week a year before the row's day.
+    before["mean_week_ago"] = trailing.mean(rows.day_start - rows.newest_week_back + 24, 24)
+    before["mean_year_ago"] = trailing.mean(rows.day_start - YEAR_HOURS, 168)
     recent = ("mean_24h", "mean_48h", "max_24h", "min_24h", "last_1h", "last_6h")
     return {
         **{f"r_lag{k}": _ratio(values, scale) for k, values in lags.items()},
@@ -298,8 +343,8 @@ def _area_columns(grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
         return np.where(shared[:, None], _ratio(values, area_scale)[area_of_series], np.nan)
 
     return {
-        "a_lag24": relative(columns_at(totals, rows.target_hour - 24)),
-        "a_lag168": relative(columns_at(totals, rows.target_hour - 168)),
+        "a_lag24": relative(columns_at(totals, rows.target_hour - rows.newest_day_back)),
+        "a_lag168": relative(columns_at(totals, rows.target_hour - rows.newest_week_back)),
         "a_mean_24h": relative(rows.per_row(trailing.mean(rows.origin_hour, 24))),
         "a_last_6h": relative(rows.per_row(trailing.mean(rows.origin_hour, 6))),
     }
@@ -329,25 +374,27 @@ def _price_grid(prices: pd.DataFrame, grid: HourlyGrid) -> np.ndarray:
     return values
 
 
-def _price_columns(prices: pd.DataFrame, grid: HourlyGrid, rows: _Rows) -> dict[str, np.ndarray]:
+def _price_columns(
+    prices: pd.DataFrame, grid: HourlyGrid, rows: _Rows, issued_after: pd.Timedelta
+) -> dict[str, np.ndarray]:
     """(series, rows) price features; NaN for a series whose area has no prices, and for an
-    hour whose price was not yet published at the row's origin (the last hours of a UTC day
-    belong to the next Danish day, auctioned after the origin)."""
+    hour whose price was not yet published when the forecast was issued (`issued_after` its
+    origin; at the origin itself, the last hours of the UTC day belong to the next Danish day,
+    auctioned later)."""
     values = _price_grid(prices, grid)
     hour_times = grid.start + pd.to_timedelta(np.arange(grid.n_hours), unit="h")
     public = published_at(pd.DatetimeIndex(hour_times)).to_numpy(dtype="datetime64[ns]")
-    origin = rows.origins.to_numpy(dtype="datetime64[ns]")[rows.origin_index]
+    issued = (rows.origins + issued_after).to_numpy(dtype="datetime64[ns]")[rows.origin_index]
 
     def known_at(positions: np.ndarray) -> np.ndarray:
-        """(series, rows) prices at grid positions, NaN where not public at the origin."""
+        """(series, rows) prices at grid positions, NaN where not public when issued."""
         inside = (positions >= 0) & (positions < grid.n_hours)
         seen = np.zeros(len(positions), dtype=bool)
-        seen[inside] = public[positions[inside]] <= origin[inside]
+        seen[inside] = public[positions[inside]] <= issued[inside]
         return np.where(seen[None, :], columns_at(values, positions), np.nan)
 
     target = known_at(rows.target_hour)
-    day_start = rows.origin_hour[rows.origin_index]
-    day = np.stack([known_at(day_start + h) for h in range(HORIZON)])
+    day = np.stack([known_at(rows.day_start + h) for h in range(HORIZON)])
     count = np.isfinite(day).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         day_mean = np.where(count > 0, np.nansum(day, axis=0) / count, np.nan)
@@ -368,8 +415,9 @@ def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
     local = rows.times.tz_convert(LOCAL_TZ)
     local_dates = pd.Index(local.date)
 
-    def rest_day_before(hours: int) -> np.ndarray:
-        return _rest_days(pd.Index((rows.times - hours * HOUR).tz_convert(LOCAL_TZ).date))
+    def rest_day_before(hours: np.ndarray) -> np.ndarray:
+        back = rows.times - pd.to_timedelta(hours, unit="h")
+        return _rest_days(pd.Index(back.tz_convert(LOCAL_TZ).date))
 
     return {
         "horizon": rows.horizon,
@@ -377,8 +425,9 @@ def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
         "dow_local": local.dayofweek.to_numpy(),
         "is_holiday": is_holiday(local_dates),
         "is_rest_day": _rest_days(local_dates),
-        "rest_lag24": rest_day_before(24),
-        "rest_lag168": rest_day_before(168),
+        # The days the lags come from.
+        "rest_lag24": rest_day_before(rows.newest_day_back),
+        "rest_lag168": rest_day_before(rows.newest_week_back),
         "christmas": is_christmas_lull(local_dates),
         "week_of_year": local.isocalendar().week.to_numpy(),
         "day_of_year": local.dayofyear.to_numpy(),
