@@ -1,5 +1,9 @@
 """The daily pipeline: a schedule fetches the newest published day, and again every recent day
-that has not yet passed its data contract; automation does the rest."""
+that has not yet passed its data contract; automation does the rest.
+
+The newest published day is asked of the source where it can tell (the API's newest record, a
+file's last hour); the configured publication delay is what is expected, and a source later
+than that raises a freshness alert through the alerts log."""
 
 import datetime as dt
 from typing import Any
@@ -8,8 +12,42 @@ import dagster as dg
 
 from energy_assets import names
 from energy_assets.domain.calendar import published_day
+from energy_assets.domain.monitoring.alerts import Alert, Level
+from energy_assets.domain.sources import SourceError, source_from_settings
 from energy_assets.settings import Settings, SettingsError
+from energy_assets.storage.alert_log import AlertLog
 from resources.asset_storage import AssetStorage, partition_object_key
+
+FRESHNESS = "freshness"
+
+
+def discover(settings: Settings, tick: dt.datetime, log: Any) -> tuple[dt.date, Alert | None]:
+    """The newest day the source has published, and a freshness alert where it is older than
+    the publication delay expects; the expected day where the source cannot tell."""
+    expected = published_day(tick, settings.publication_delay_days)
+    try:
+        hour = source_from_settings(settings).newest_hour()
+    except SourceError as exc:
+        log.warning(f"could not ask the source for its newest hour ({exc}); expecting {expected}")
+        return expected, None
+    if hour is None:
+        return expected, None
+    # A day published in part is fetched too: its contract refuses it until it is whole.
+    newest = hour.tz_convert("UTC").date()
+    if newest >= expected:
+        return newest, None
+    today = tick.astimezone(dt.UTC).date()
+    age, usual = (today - newest).days, (today - expected).days
+    alert = Alert(
+        Level.WARN,
+        day=expected.isoformat(),
+        source=FRESHNESS,
+        message=f"newest actuals {newest} are {age} days old, usually {usual} "
+        f"(ENERGY_PUBLICATION_DELAY_DAYS={settings.publication_delay_days}): the source "
+        "publishes later than usual",
+        details={"newest": newest.isoformat(), "age_days": age, "usual_days": usual},
+    )
+    return newest, alert
 
 
 def recent_days(newest: dt.date, settings: Settings) -> list[dt.date]:
@@ -34,17 +72,20 @@ def _ingest_schedule(settings: Settings, ingest_job: Any) -> dg.ScheduleDefiniti
         cron_schedule=settings.ingest_cron.strip(),
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Fetches the newest published day ({settings.publication_delay_days} days of "
-        f"publication delay) and again each of the {settings.refetch_days} days before it that "
-        "has not passed its data contract; features, predictions, monitoring and drift follow by "
-        "automation.",
+        description="Fetches the newest day the source has published (asked of it; "
+        f"{settings.publication_delay_days} days of publication delay expected, a later source "
+        f"raises a freshness alert) and again each of the {settings.refetch_days} days before it "
+        "that has not passed its data contract; features, predictions, monitoring and drift "
+        "follow by automation.",
     )
     def daily_ingest_schedule(
         context: dg.ScheduleEvaluationContext,
         asset_storage: AssetStorage,
     ) -> list[dg.RunRequest] | dg.SkipReason:
         tick = context.scheduled_execution_time
-        newest = published_day(tick, settings.publication_delay_days)
+        newest, late = discover(settings, tick, context.log)
+        if late is not None and AlertLog(asset_storage.storage).append(late):
+            context.log.warning(late.text())
         if newest < settings.start_date:
             return dg.SkipReason(f"{newest} is before ENERGY_START_DATE {settings.start_date}")
         storage = asset_storage.storage

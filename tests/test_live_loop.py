@@ -46,11 +46,11 @@ MODEL_WEEK = "2023-03-13"
 PINNED = {k: {"kind": "categorical", "choices": [v]} for k, v in DEFAULT_PARAMS.items()}
 
 
-def industry_rows(path: Path) -> pd.DataFrame:
-    """The CSV rows as the API would have them: numbers, ISO times."""
+def industry_rows(path: Path, last: dt.date = NEW_DAY) -> pd.DataFrame:
+    """The CSV rows as the API would have them (numbers, ISO times), published up to `last`."""
     rows = pd.read_csv(path, sep=";", decimal=",", dtype={"MunicipalityNo": str})
     utc = pd.to_datetime(rows["HourUTC"])
-    keep = (utc >= pd.Timestamp(FIRST_DAY)) & (utc < pd.Timestamp(NEW_DAY + dt.timedelta(days=2)))
+    keep = (utc >= pd.Timestamp(FIRST_DAY)) & (utc < pd.Timestamp(last + dt.timedelta(days=1)))
     return rows[keep].reset_index(drop=True)
 
 
@@ -271,8 +271,9 @@ def test_a_partial_day_is_refused_blocks_automation_and_is_fetched_again_until_c
         # Automation runs nothing on the refused day: no features of the next day, no scores.
         assert automate(defs, instance, tick_at + dt.timedelta(hours=1), cursor) == []
 
-        # The source completes the day; the next tick fetches it again, and the chain follows.
-        server.add_dataset(ReplayDataset(DATASET, hourly_records(rows)))
+        # The source completes the day and publishes the next; the next tick fetches both.
+        served = industry_rows(industry_csv, NEW_DAY + dt.timedelta(days=1))
+        server.add_dataset(ReplayDataset(DATASET, hourly_records(served)))
         next_tick = tick_at + dt.timedelta(days=1)
         cursor = automation_cursor(defs, instance, next_tick - dt.timedelta(minutes=1))
         requests = schedule_tick(defs, next_tick)

@@ -48,7 +48,8 @@ SWITCH = pd.Timestamp("2025-09-30 22:00", tz="UTC")  # 2025-10-01 00:00 Danish t
 def shifted_consumption(path: Path) -> list[dict[str, Any]]:
     rows = pd.read_csv(path, sep=";", decimal=",", dtype={"MunicipalityNo": str})
     utc = pd.to_datetime(rows["HourUTC"]).dt.tz_localize("UTC") + SHIFT
-    keep = (utc >= pd.Timestamp(FIRST_DAY, tz="UTC")) & (utc < pd.Timestamp("2025-10-06", tz="UTC"))
+    # Published up to 10-01, one day late at the tick.
+    keep = (utc >= pd.Timestamp(FIRST_DAY, tz="UTC")) & (utc < pd.Timestamp("2025-10-02", tz="UTC"))
     rows, utc = rows[keep], utc[keep]
     return [
         {

@@ -81,6 +81,11 @@ class ConsumptionSource(ABC):
     def known_series(self) -> SeriesSet | None:
         return self.selection.known(self.profile)
 
+    def newest_hour(self) -> pd.Timestamp | None:
+        """The newest hour the source has published (UTC), None where it cannot tell (the
+        simulator has no publication clock)."""
+        return None
+
     @abstractmethod
     def _fetch(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Canonical frame of every series of the dataset in [start, end)."""

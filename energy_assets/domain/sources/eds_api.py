@@ -95,6 +95,15 @@ class EnergiDataServiceClient:
             previous = page
         raise ApiResponseError(f"{shown}: more than {MAX_PAGES} pages; refusing to go on")
 
+    def first_record(self, dataset: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first record the query selects (ask for it sorted), None where it selects none."""
+        page = self._get_page(dataset, {**params, "limit": 1, "offset": 0})
+        if page and not isinstance(page[0], dict):
+            raise ApiResponseError(
+                f"{self.shown_url(dataset)}: record 0 is not an object: {page[0]!r}"
+            )
+        return page[0] if page else None
+
     def _get_page(self, dataset: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         url = self.url(dataset)
         where = f"{self.shown_url(dataset)} (offset {params['offset']})"

@@ -117,6 +117,40 @@ class EnergiDataServiceSource(ConsumptionSource):
         assert first_error is not None
         raise first_error
 
+    def newest_hour(self) -> pd.Timestamp | None:
+        """The newest published hour of the selected series: one record, sorted by time,
+        descending; in whichever time form the dataset answers."""
+        forms = [self._form, *(f for f in self._profile.forms if f != self._form)]
+        first_error: SourceError | None = None
+        for form in forms:
+            params: dict[str, Any] = {"timezone": "utc", "sort": f"{form.utc} DESC"}
+            if server_filter := self._server_filter():
+                params["filter"] = json.dumps(server_filter, separators=(",", ":"))
+            try:
+                record = self.client.first_record(self.dataset, params)
+            except FormRejected as exc:
+                first_error = first_error or exc
+                continue
+            if record is None:
+                return None
+            if form.utc not in record:
+                first_error = first_error or ApiResponseError(
+                    f"{self.shown_url}: the newest record lacks {form.utc!r}"
+                )
+                continue
+            self._form = form
+            try:
+                at = pd.Timestamp(record[form.utc])
+            except (TypeError, ValueError):
+                raise ApiResponseError(
+                    f"{self.shown_url}: the newest record's {form.utc} is not a time: "
+                    f"{record[form.utc]!r}"
+                ) from None
+            # A quarter-hour record names its quarter: the hour it belongs to.
+            return (at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")).floor("h")
+        assert first_error is not None
+        raise first_error
+
     def _params(self, start: pd.Timestamp, end: pd.Timestamp, form: TimeForm) -> dict[str, Any]:
         params: dict[str, Any] = {
             "start": api_time(start),

@@ -119,6 +119,10 @@ class FileSource(ConsumptionSource):
                 return known
         return DatasetProfile(name=self.path.name, keys={k: k for k in keys}, value="")
 
+    def newest_hour(self) -> pd.Timestamp | None:
+        frame, _ = self._loaded
+        return None if frame.empty else pd.Timestamp(frame[TIME].max())
+
     def _fetch(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         data = self._loaded[0]
         window = data[(data[TIME] >= start) & (data[TIME] < end)]
