@@ -308,7 +308,7 @@ def backtest(args: argparse.Namespace) -> int:
         )
     _print_by_lead(result.by_lead)
     origins = result.forecasts[TIME].dt.floor("D").nunique()
-    print(f"{origins} days, {args.refit} refit, in {seconds:.1f} s")
+    print(f"{origins} origins, {args.refit} refit, in {seconds:.1f} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
         print(f"report: {args.json}")

@@ -4,6 +4,7 @@ the day it opens (lead 1) and, where asked, the days after it (lead L: L - 1 day
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,19 +162,38 @@ def _backtest_by_lead(
     known_at = train[ORIGIN] + pd.to_timedelta(train[LEAD] * HORIZON, unit="h")
     parts = []
     forecast = 0
+    together = lead_models(leads)
+    # The day-ahead model and the further leads' train side by side: one thread each (LightGBM
+    # leaves Python's lock while it trains); each fit is deterministic on its own.
+    pool = ThreadPoolExecutor(max_workers=len(together))
     for done, group in enumerate(groups, start=1):
-        model = fit(train[known_at <= group[0]], params, quantiles=())
+        known = train[known_at <= group[0]]
         rows = test[test[ORIGIN].isin(group)]
-        if len(rows):
-            parts.append(predict(model, rows).assign(**{LEAD: rows[LEAD].to_numpy()}))
+        frames = [known[known[LEAD].isin(these)] for these in together]
+        models = pool.map(lambda frame: fit(frame, params, quantiles=()), frames)
+        for these, model in zip(together, models, strict=True):
+            part = rows[rows[LEAD].isin(these)]
+            if len(part):
+                parts.append(predict(model, part).assign(**{LEAD: part[LEAD].to_numpy()}))
         if on_model:
             on_model(done, len(groups))
         for _ in group:
             forecast += 1
             if on_origin:
                 on_origin(forecast, len(origins))
+    pool.shutdown()
     predicted = pd.concat(parts, ignore_index=True)
     return _scored_by_lead(predicted, test, history, targets, leads)
+
+
+def lead_models(leads: Sequence[int]) -> list[list[int]]:
+    """The leads each model forecasts: the day-ahead model lead 1 alone, one model the further
+    leads together. On the Aalborg 2023 backtest (leads 1, 3, 7, 10, with prices) lead 1 mixed
+    into one model with the others lost accuracy (4.02-4.09% pooled WAPE against 3.67% alone),
+    and a model per lead gained nothing on the further leads (0.696/0.767/0.682 x the better
+    naive against 0.707/0.750/0.679) for twice the fits."""
+    further = [lead for lead in sorted(leads) if lead > 1]
+    return [[1], further] if further else [[1]]
 
 
 def _scored_by_lead(

@@ -82,6 +82,10 @@ NUMERIC = [
 # zero or negative. (A difference from the trailing week's mean added nothing on the Aalborg
 # 2023 backtest; the one from the day before took its WAPE from 3.77% to 3.70%.)
 PRICE_FEATURES = ["p_hour", "p_vs_day", "p_vs_lag24", "p_day_vs_week"]
+# Beyond lead 1, what is known of the days between the newest known day and the row's day:
+# how the level a year before moved over that gap, and how the prices did (the mean of the gap's
+# published prices against the week before the origin).
+GAP_FEATURES = ["season_gap", "p_gap_vs_week", "p_vs_lag168"]
 PRICE_LOOKBACK_DAYS = 8  # the trailing week before the origin, and the day before that week
 # Known once a year of history exists.
 YEAR_FEATURES = ["ly_same_hour", "ly_level"]
@@ -97,8 +101,8 @@ def categorical_features(frame: pd.DataFrame) -> list[str]:
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
-    prices = [c for c in PRICE_FEATURES if c in frame.columns]
-    return [*categorical_features(frame), *NUMERIC, *prices]
+    optional = [c for c in (*PRICE_FEATURES, *GAP_FEATURES) if c in frame.columns]
+    return [*categorical_features(frame), *NUMERIC, *optional]
 
 
 def learnable_features(train: pd.DataFrame) -> list[str]:
@@ -244,6 +248,8 @@ def build_origin_features(
     columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
     if prices is not None:
         columns.update(_price_columns(prices, grid, rows, issued_after))
+    if leads != [1]:
+        columns.update(_gap_columns(grid, rows, prices, issued_after))
     frame = _frame(columns, _calendar_columns(rows), rows, grid.series)
     if leads != [1]:
         frame.insert(1, LEAD, np.repeat(rows.lead, len(grid.series)))
@@ -403,11 +409,65 @@ def _price_columns(
     return {
         "p_hour": target,
         "p_vs_day": target - day_mean,
-        # The same hour the day before was auctioned a day earlier still: known when the
-        # target hour's price is.
-        "p_vs_lag24": target - columns_at(values, rows.target_hour - 24),
+        # Against the same hour on the newest known day (the day before at lead 1), whose
+        # consumption the model knows: auctioned earlier still, so known when the target's is.
+        "p_vs_lag24": target - columns_at(values, rows.target_hour - rows.newest_day_back),
         "p_day_vs_week": day_mean - week_mean,
     }
+
+
+def _gap_columns(
+    grid: HourlyGrid, rows: _Rows, prices: pd.DataFrame | None, issued_after: pd.Timedelta
+) -> dict[str, np.ndarray]:
+    """(series, rows) GAP_FEATURES; NaN at lead 1, which has no gap."""
+    trailing = _Trailing(grid.values)
+    origin = rows.origin_hour[rows.origin_index]
+    gap = rows.lead > 1
+    year_at_day = trailing.mean(rows.day_start - YEAR_HOURS, 168)
+    year_at_origin = trailing.mean(origin - YEAR_HOURS, 168)
+    out = {"season_gap": np.where(gap[None, :], _ratio(year_at_day, year_at_origin), np.nan)}
+    if prices is not None:
+        values = _price_grid(prices, grid)
+        hour_times = grid.start + pd.to_timedelta(np.arange(grid.n_hours), unit="h")
+        public = published_at(pd.DatetimeIndex(hour_times)).to_numpy(dtype="datetime64[ns]")
+        issued = (rows.origins + issued_after).to_numpy(dtype="datetime64[ns]")
+        gap_mean = _gap_mean(
+            values, public, issued[rows.origin_index], origin, rows.day_start - origin
+        )
+        week_mean = rows.per_row(_Trailing(values).mean(rows.origin_hour, 168))
+        out["p_gap_vs_week"] = np.where(gap[None, :], gap_mean - week_mean, np.nan)
+        # The target hour's price against the hour the weekly lag comes from.
+        target = np.where(
+            (public[rows.target_hour] <= issued[rows.origin_index])[None, :],
+            columns_at(values, rows.target_hour),
+            np.nan,
+        )
+        out["p_vs_lag168"] = target - columns_at(values, rows.target_hour - rows.newest_week_back)
+    return out
+
+
+def _gap_mean(
+    values: np.ndarray,
+    public: np.ndarray,
+    issued: np.ndarray,
+    start: np.ndarray,
+    hours: np.ndarray,
+) -> np.ndarray:
+    """(series, rows) mean of the prices published by each row's issue over its gap
+    [start, start + hours); NaN where none is."""
+    total = np.zeros((values.shape[0], len(start)))
+    count = np.zeros((values.shape[0], len(start)))
+    for offset in range(int(hours.max(initial=0))):
+        position = start + offset
+        inside = (offset < hours) & (position < values.shape[1])
+        safe = np.where(inside, position, 0)
+        seen = inside & (public[safe] <= issued)
+        taken = np.where(seen[None, :], values[:, safe], np.nan)
+        known = np.isfinite(taken)
+        total += np.where(known, taken, 0.0)
+        count += known
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def _calendar_columns(rows: _Rows) -> dict[str, np.ndarray]:
@@ -455,5 +515,5 @@ def _frame(
     for name, values in calendar.items():
         kind = "float64" if values.dtype.kind == "f" else "int64"
         frame[name] = np.repeat(values.astype(kind), n_series)
-    prices = [c for c in PRICE_FEATURES if c in frame.columns]
-    return frame[[ORIGIN, TIME, *series.keys, SERIES, *NUMERIC, *prices, SCALE, VALUE, TARGET]]
+    optional = [c for c in (*PRICE_FEATURES, *GAP_FEATURES) if c in frame.columns]
+    return frame[[ORIGIN, TIME, *series.keys, SERIES, *NUMERIC, *optional, SCALE, VALUE, TARGET]]
