@@ -216,6 +216,11 @@ class CommonSettings(_EnergySettings):
     # exports taken on 2024-11-19 and 2024-12-11 ended 9 and 12 days behind: the slower, so
     # that a source at its usual lateness raises no alert (ConsumptionDE35Hour came ~15 late).
     publication_delay_days: int = Field(default=12, ge=0, le=120)
+    # Days each daily issue forecasts, from the day after the newest published one: by default
+    # through tomorrow (the delay, the day being published and tomorrow).
+    forecast_leads: int | None = Field(default=None, ge=1, le=60)
+    # The lead whose pooled MAPE the alert sensor judges (the day-ahead forecast by default).
+    alert_lead: int = Field(default=1, ge=1, le=60)
 
     @field_validator("mape_warn", "mape_alert")
     @classmethod
@@ -236,7 +241,20 @@ class CommonSettings(_EnergySettings):
                 f"{ENV_PREFIX}MAPE_WARN ({self.mape_warn}) must be below "
                 f"{ENV_PREFIX}MAPE_ALERT ({self.mape_alert})"
             )
+        if self.alert_lead > self.horizon_days:
+            raise ValueError(
+                f"{ENV_PREFIX}ALERT_LEAD ({self.alert_lead}) must be at most the forecast "
+                f"horizon, {self.horizon_days} days ({ENV_PREFIX}FORECAST_LEADS, by default "
+                f"{ENV_PREFIX}PUBLICATION_DELAY_DAYS + 2)"
+            )
         return self
+
+    @property
+    def horizon_days(self) -> int:
+        """How many days each issue forecasts (leads 1 .. horizon_days)."""
+        if self.forecast_leads is not None:
+            return self.forecast_leads
+        return min(60, self.publication_delay_days + 2)
 
     @property
     def tracking_uri(self) -> str:

@@ -44,7 +44,8 @@ def build_mape_alert_sensor(
         job_name=names.RETUNE_JOB,
         minimum_interval_seconds=120,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Each new forecast_monitoring day: pooled MAPE above {warn:.0%} warns, above "
+        description=f"Each new forecast_monitoring day: pooled MAPE of the forecasts made "
+        f"{settings.alert_lead} day(s) ahead (ENERGY_ALERT_LEAD) above {warn:.0%} warns, above "
         f"{alert:.0%} alerts and requests retune_job (once per model week); alerts go to the "
         "alerts log, which alert_outbox_sensor delivers.",
     )

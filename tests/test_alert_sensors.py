@@ -175,7 +175,7 @@ def test_warn_and_alert_are_logged_one_retune_per_week_and_the_outbox_delivers_t
             "[ALERT] 2023-02-03",
             "[ALERT] 2023-02-04",
         ]
-        assert "pooled MAPE 9.0% is above the warn threshold 8.0%" in texts(server)[0]
+        assert "pooled MAPE 9.0% (lead 1) is above the warn threshold 8.0%" in texts(server)[0]
         assert pending(settings) == []
 
         # The same ticks again, and after a restart: nothing new, nothing sent.

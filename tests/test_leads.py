@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets.domain.forecasting.backtest import backtest, issued_after
+from energy_assets.domain.forecasting.backtest import backtest
 from energy_assets.domain.forecasting.baselines import baseline_lags, seasonal_naive
 from energy_assets.domain.forecasting.features import (
     LEAD,
@@ -20,6 +20,7 @@ from energy_assets.domain.forecasting.features import (
     build_origin_features,
     feature_columns,
 )
+from energy_assets.domain.forecasting.leads import issued_after
 from energy_assets.domain.prices import published_at
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
 from energy_assets.domain.sources.prices import SimulatedPrices
@@ -83,7 +84,7 @@ def test_no_feature_reads_data_after_the_newest_known_day(
 def test_prices_are_those_published_when_the_forecast_is_issued(
     history: pd.DataFrame, prices: pd.DataFrame
 ) -> None:
-    after = issued_after(LEADS)
+    after = issued_after(max(LEADS))
     assert after == pd.Timedelta(days=8, hours=12)  # 12:00 UTC the day before lead 10's day
     frame = build_origin_features(history, ORIGINS[:1], prices, LEADS, after)
     issued = ORIGINS[0] + after

@@ -22,7 +22,8 @@ import pytest
 from energy_assets.definitions import build_definitions
 from energy_assets.domain import tracking
 from energy_assets.domain.forecasting import serving_rules
-from energy_assets.domain.forecasting.features import ORIGIN, build_features
+from energy_assets.domain.forecasting.features import LEAD, ORIGIN, build_features
+from energy_assets.domain.forecasting.leads import ISSUED_AT
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.tuning import (
@@ -347,12 +348,27 @@ def test_predictions_use_the_model_of_each_days_week(pipeline: Pipeline) -> None
     meta = materializations(result, PREDICTIONS_KEY)
     assert sorted(meta) == PREDICTED_DAYS
     assert {day: values["model_uri"] for day, values in meta.items()} == expected
-    assert {values["rows"] for values in meta.values()} == {DAY_ROWS}
+    horizon = pipeline.settings.horizon_days
+    assert horizon > 1
+    assert {values["rows"] for values in meta.values()} == {DAY_ROWS * horizon}
+    assert {values["leads"] for values in meta.values()} == {horizon}
 
     for day, uri in expected.items():
-        frame = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+        issue = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+        origin = pd.Timestamp(day, tz="UTC")
+        # The issue of `day` forecasts it and the horizon's further days, each at its lead.
+        assert (issue[ORIGIN] == origin).all()
+        assert (issue[TIME].dt.floor("D") - origin == pd.to_timedelta(issue[LEAD] - 1, "D")).all()
+        assert sorted(issue[LEAD].unique()) == list(range(1, horizon + 1))
+        assert (issue[ISSUED_AT] == origin + pd.Timedelta(days=horizon - 1, hours=-12)).all()
+        assert not issue.duplicated([TIME, AREA, CONSUMER_TYPE]).any()
+        assert set(issue["model_uri"]) == {uri}
+        further = issue[issue[LEAD] > 1][[P10, PREDICTION, P90]]
+        assert not further.isna().any().any()
+        assert (further[P10] <= further[PREDICTION]).all()
+        assert (further[PREDICTION] <= further[P90]).all()
+        frame = issue[issue[LEAD] == 1]
         assert len(frame) == DAY_ROWS
-        assert set(frame["model_uri"]) == {uri}
         per_series = frame.groupby([AREA, CONSUMER_TYPE])[TIME].agg(["size", "nunique", "min"])
         assert len(per_series) == N_SERIES
         assert (per_series["size"] == 24).all() and (per_series["nunique"] == 24).all()
@@ -371,7 +387,8 @@ def test_predictions_are_the_forecasts_of_the_named_version(pipeline: Pipeline) 
     tracking_uri = pipeline.settings.tracking_uri
     for day, own, other in (("2023-02-08", W1, W2), ("2023-02-17", W2, W1)):
         features = pd.read_parquet(pipeline.storage / "consumption_features" / f"{day}.parquet")
-        stored = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+        issue = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+        stored = issue[issue[LEAD] == 1].reset_index(drop=True)
         mine, theirs = (
             predict(
                 tracking.load_forecast_model(pipeline.record(w)["model_uri"], tracking_uri),

@@ -237,10 +237,12 @@ def test_classify_refuses_thresholds_out_of_order() -> None:
 
 def test_alert_round_trips_and_names_the_day_level_and_figures() -> None:
     summary = {"day": "2023-01-18", "mape": 0.15, "wape": 0.1, "worst_series": "DK1/999",
-               "mape_worst": 0.4, "model_uri": "models:/m/7"}  # fmt: skip
+               "mape_worst": 0.4, "model_uri": "models:/m/7", "lead_days": 3}  # fmt: skip
     alert = mape_alert(Level.ALERT, summary, 0.08, 0.12)
     assert alert.key == "2023-01-18_mape_ALERT"
-    assert alert.text().startswith("[ALERT] 2023-01-18: pooled MAPE 15.0% is above the alert")
+    assert alert.text().startswith(
+        "[ALERT] 2023-01-18: pooled MAPE 15.0% (lead 3) is above the alert"
+    )
     assert "models:/m/7" in alert.text() and "DK1/999" in alert.text()
     assert Alert.from_json(alert.to_json()) == alert
 

@@ -40,6 +40,7 @@ from energy_assets.domain.forecasting.serving_rules import (
 CHAMPION = "champion"
 CALIBRATION = "calibration.json"
 MANIFEST = "manifest.json"  # the artifacts a version needs to forecast, written with them
+LEAD_BANDS = "lead_bands.json"  # a version that forecasts further leads: each lead's band
 
 
 class ModelArtifactsMissing(ValueError):
@@ -125,6 +126,12 @@ def log_forecast_model(
         for index, booster in enumerate(model.members, start=1):
             mlflow.log_text(booster.model_to_string(), f"members/{index}.txt")
         mlflow.log_dict({"band_widening": model.band_widening}, CALIBRATION)
+        if model.further is not None:
+            further = [model.further.point, *model.further.members]
+            for index, booster in enumerate(further):
+                mlflow.log_text(booster.model_to_string(), f"further/{index}.txt")
+            bands = {str(lead): list(band) for lead, band in model.lead_bands.items()}
+            mlflow.log_dict(bands, LEAD_BANDS)
         mlflow.log_dict({"artifacts": _artifacts_of(model)}, MANIFEST)
         mlflow.log_metric("band_widening", model.band_widening)
         with warnings.catch_warnings():
@@ -188,7 +195,13 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
         if stored
         else 0.0
     )
-    return ForecastModel(point=point, quantiles=quantiles, members=members, band_widening=widening)
+    model = ForecastModel(point=point, quantiles=quantiles, members=members, band_widening=widening)
+    if LEAD_BANDS in {a.path for a in client.list_artifacts(run_id)}:
+        further = [b for _, b in sorted(boosters("further").items(), key=lambda kv: int(kv[0]))]
+        model.further = ForecastModel(point=further[0], members=further[1:])
+        bands = mlflow.artifacts.load_dict(f"runs:/{run_id}/{LEAD_BANDS}")
+        model.lead_bands = {int(lead): (float(lo), float(hi)) for lead, (lo, hi) in bands.items()}
+    return model
 
 
 def _artifacts_of(model: ForecastModel) -> list[str]:
@@ -196,6 +209,11 @@ def _artifacts_of(model: ForecastModel) -> list[str]:
         *(f"quantiles/{alpha:g}.txt" for alpha in model.quantiles),
         *(f"members/{i}.txt" for i in range(1, len(model.members) + 1)),
         CALIBRATION,
+        *(
+            [*(f"further/{i}.txt" for i in range(1 + len(model.further.members))), LEAD_BANDS]
+            if model.further is not None
+            else []
+        ),
     ]
 
 

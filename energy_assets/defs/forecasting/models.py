@@ -70,6 +70,7 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
             validation_days=settings.validation_days,
             params=hyperparameters["params"],
             prices=prices_from_storage(asset_storage, settings, raw[TIME].min(), week_start),
+            horizon=settings.horizon_days,
         )
         record = register(
             mlflow_tracking,
@@ -115,9 +116,18 @@ def register(
         params=params,
         tags={**{k: str(v) for k, v in window.items()}, **tags},
         metrics={
-            f"valid_{forecaster}_{metric}": value
-            for forecaster, scores in trained.validation.items()
-            for metric, value in scores.items()
+            **{
+                f"valid_{forecaster}_{metric}": value
+                for forecaster, scores in trained.validation.items()
+                for metric, value in scores.items()
+            },
+            # The further leads' model and both naives at each lead, on the same days.
+            **{
+                f"valid_lead{lead}_{forecaster}_{metric}": scores[metric]
+                for lead, methods in trained.lead_validation.items()
+                for forecaster, scores in methods.items()
+                for metric in ("wape", "bias")
+            },
         },
         input_example=trained.input_example,
     )

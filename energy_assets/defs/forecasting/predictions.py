@@ -1,4 +1,9 @@
-"""`predictions`: each day's hourly forecasts with P10/P90, from the model of the day's week."""
+"""`predictions`: each day's issue, the hourly forecasts with P10/P90 of every day from the one
+after the newest published day (lead 1) through the horizon, from the model of the issue's week.
+
+Partition O is the issue made once day O - 1 is published: its rows are days O .. O + H - 1,
+each with its `lead_days` and `issued_at`. A later issue forecasts a day again at a shorter lead
+in its own partition, so no forecast is ever overwritten and accuracy is measured by lead."""
 
 from typing import Any
 
@@ -6,66 +11,164 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.forecasting.features import PRICE_KNOWN, WITHOUT_PRICES
+from energy_assets.defs.forecasting.features import PRICE_KNOWN, WITHOUT_PRICES, prices_from_storage
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting import serving_rules
-from energy_assets.domain.forecasting.features import ORIGIN
-from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN, predict
+from energy_assets.domain.forecasting.features import (
+    LEAD,
+    LOOKBACK_DAYS,
+    ORIGIN,
+    PRICE_LOOKBACK_DAYS,
+)
+from energy_assets.domain.forecasting.leads import issue_features, issue_frame
+from energy_assets.domain.forecasting.model import (
+    MODEL_URI,
+    PRICE_KNOWN_COLUMN,
+    ForecastModel,
+    predict,
+)
 from energy_assets.domain.forecasting.record import ModelRecord
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
+from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
+from resources.parquet_io_manager import ALLOW_MISSING
+
+
+def _inputs() -> dict[str, dg.AssetIn]:
+    return {
+        "features": dg.AssetIn(names.FEATURES),
+        "models": dg.AssetIn(names.MODEL),
+        # The further leads' features read the same history as the day-ahead features.
+        "raw": dg.AssetIn(
+            names.RAW,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-LOOKBACK_DAYS, end_offset=-1
+            ),
+            metadata={ALLOW_MISSING: True},
+        ),
+    }
+
+
+def _price_deps(settings: Settings) -> list[dg.AssetDep]:
+    """The prices an issue reads: the week before its origin through its farthest day (those
+    published by the time it is issued). Read from storage: a missing day is forecast without."""
+    if not settings.uses_prices:
+        return []
+    window = dg.TimeWindowPartitionMapping(
+        start_offset=-PRICE_LOOKBACK_DAYS, end_offset=settings.horizon_days - 1
+    )
+    return [dg.AssetDep(names.PRICES, partition_mapping=window)]
 
 
 def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
     require_approval = settings.require_approval
+    horizon = settings.horizon_days
 
     @dg.asset(
         key=names.PREDICTIONS,
-        **daily_table(partitions.served_days, TIME),
-        ins={"features": dg.AssetIn(names.FEATURES), "models": dg.AssetIn(names.MODEL)},
+        **daily_table(partitions.served_days, ORIGIN),
+        ins=_inputs(),
+        deps=_price_deps(settings),
         group_name="forecasting",
         kinds={"lightgbm", "parquet"},
-        description="Hourly forecasts with P10/P90 per series, from the model of the day's week.",
+        description=f"The day's issue: hourly forecasts with P10/P90 per series of the {horizon} "
+        "days from the day after the newest published one (lead 1), each with its lead_days and "
+        "issued_at, from the model of the issue's week.",
     )
     def predictions(
         context: dg.AssetExecutionContext,
         features: pd.DataFrame,
         models: dict[str, dict[str, Any]],
         mlflow_tracking: MlflowResource,
+        asset_storage: AssetStorage,
+        raw: pd.DataFrame,
     ) -> dg.Output:
         start, end = run_window(context)
+        reach = end + pd.Timedelta(days=horizon - 1)
+        prices = prices_from_storage(asset_storage, settings, start, reach)
         parts = []
         serving: dict[str, str] = {}  # week -> the version that serves it, chosen once per run
         notes: dict[str, str] = {}
-        for day in utc_days(start, end):
-            week = partitions.week_of(day)
+        # One week at a time: one model, and the further leads' features of its issues at once.
+        days = utc_days(start, end)
+        weeks = pd.Series([partitions.week_of(day) for day in days], index=days)
+        for week, week_days in weeks.groupby(weeks, sort=True):
             if week not in serving:
-                record = ModelRecord.from_dict(models[week])
-                serving[week], note = serving_uri(record, mlflow_tracking, require_approval)
+                record = ModelRecord.from_dict(models[str(week)])
+                serving[str(week)], note = serving_uri(record, mlflow_tracking, require_approval)
                 if note:
                     context.log.warning(note)
-                    notes[week] = note
-            model = mlflow_tracking.load_model(serving[week])
-            day_features = features[features[ORIGIN] == day]
-            part = predict(model, day_features).assign(**{MODEL_URI: serving[week]})
-            day_metadata: dict[str, Any] = {
-                MODEL_URI: serving[week],
-                "fallback": notes.get(week),
-                "rows": len(part),
-            }
-            if PRICE_KNOWN in day_features.columns:
-                # Which rows knew their hour's price; a day none did was made without prices.
-                part[PRICE_KNOWN_COLUMN] = day_features[PRICE_KNOWN].notna().to_numpy()
-                day_metadata[WITHOUT_PRICES] = not part[PRICE_KNOWN_COLUMN].any()
-            parts.append(part)
-            # Each day names its own version on its own materialization, also when a
-            # single-run backfill spans several model weeks.
-            context.add_asset_metadata(day_metadata, partition_key=str(day.date()))
+                    notes[str(week)] = note
+            uri = serving[str(week)]
+            model = mlflow_tracking.load_model(uri)
+            origins = pd.DatetimeIndex(week_days.index)
+            day_ahead = features[features[ORIGIN].isin(origins)]
+            further = _further_features(context, model, uri, raw, origins, prices, horizon)
+            for origin in origins:
+                issue = _forecast_issue(model, day_ahead, further, origin, horizon)
+                issue[MODEL_URI] = uri
+                day_metadata: dict[str, Any] = {
+                    MODEL_URI: uri,
+                    "fallback": notes.get(str(week)),
+                    "rows": len(issue),
+                    "leads": int(issue[LEAD].max()) if len(issue) else 0,
+                    "through": str(issue[TIME].max().date()) if len(issue) else None,
+                }
+                if PRICE_KNOWN_COLUMN in issue.columns:
+                    day_metadata[WITHOUT_PRICES] = not issue[PRICE_KNOWN_COLUMN].any()
+                parts.append(issue)
+                # Each issue names its own version on its own materialization, also when a
+                # single-run backfill spans several model weeks.
+                context.add_asset_metadata(day_metadata, partition_key=str(origin.date()))
         return dg.Output(pd.concat(parts, ignore_index=True))
 
     return predictions
+
+
+def _further_features(
+    context: dg.AssetExecutionContext,
+    model: ForecastModel,
+    uri: str,
+    raw: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    prices: pd.DataFrame | None,
+    horizon: int,
+) -> pd.DataFrame | None:
+    """The further leads' features of the issues, None where only the day ahead is forecast."""
+    if horizon == 1:
+        return None
+    if model.horizon < horizon:
+        context.log.warning(
+            f"{uri} forecasts leads up to {model.horizon} only: its issues reach that far; "
+            f"retrain the week for leads up to {horizon}"
+        )
+        if model.horizon == 1:
+            return None
+    return issue_features(raw, origins, prices, min(horizon, model.horizon))
+
+
+def _forecast_issue(
+    model: ForecastModel,
+    day_ahead: pd.DataFrame,
+    further: pd.DataFrame | None,
+    origin: pd.Timestamp,
+    horizon: int,
+) -> pd.DataFrame:
+    """The forecasts of one issue: its day-ahead rows and its further leads' rows."""
+    parts = []
+    for rows in (day_ahead, further):
+        if rows is None:
+            continue
+        mine = rows[rows[ORIGIN] == origin]
+        forecast = predict(model, mine)
+        if PRICE_KNOWN in mine.columns:
+            # Which rows knew their hour's price.
+            forecast[PRICE_KNOWN_COLUMN] = mine[PRICE_KNOWN].notna().to_numpy()
+        parts.append(forecast.assign(**{ORIGIN: mine[ORIGIN].to_numpy()}))
+    frame = pd.concat(parts, ignore_index=True)
+    return issue_frame(frame.drop(columns=[ORIGIN]), frame[ORIGIN], horizon)
 
 
 def serving_uri(

@@ -19,6 +19,7 @@ from energy_assets.domain.forecasting.features import (
     build_features,
     build_origin_features,
 )
+from energy_assets.domain.forecasting.leads import issued_after
 from energy_assets.domain.forecasting.model import PREDICTION, fit, predict
 from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
 
@@ -132,12 +133,6 @@ def _summarised(forecasts: pd.DataFrame) -> BacktestResult:
     )
 
 
-def issued_after(leads: Sequence[int]) -> pd.Timedelta:
-    """How long after its origin a forecast reaching `max(leads)` days is issued: at 12:00 UTC
-    on the day before the farthest day (after that day's auction); at the origin for lead 1."""
-    return max(pd.Timedelta(0), pd.Timedelta(days=max(leads) - 1) - pd.Timedelta(hours=12))
-
-
 def _backtest_by_lead(
     history: pd.DataFrame,
     start: pd.Timestamp,
@@ -152,7 +147,7 @@ def _backtest_by_lead(
     targets = pd.date_range(start.floor("D"), end.floor("D"), freq="D", tz="UTC")
     origins = pd.date_range(targets[0] - pd.Timedelta(days=leads[-1] - 1), targets[-1], tz="UTC")
     groups = refit_groups(origins, refit)
-    after = issued_after(leads)
+    after = issued_after(leads[-1])
     first = (history[TIME].min() + pd.Timedelta(hours=24)).ceil("D")
     train_origins = pd.date_range(first, origins[-1], freq="D", tz="UTC")
     train = build_origin_features(history, train_origins, prices, leads, after)

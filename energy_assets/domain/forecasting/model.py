@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.forecasting.features import SCALE, TARGET, learnable_features
+from energy_assets.domain.forecasting.features import (
+    LEAD,
+    SCALE,
+    TARGET,
+    learnable_features,
+)
 from energy_assets.domain.schema import KEY_COLUMNS, SERIES, TIME, series_keys
 
 # LightGBM trains on OpenMP threads. With the default busy-waiting, training slows 50-70x when
@@ -79,6 +84,17 @@ class ForecastModel:
     # How far (in log space) the P10-P90 band is widened on both sides, calibrated on held-out
     # days so that the band covers what it claims to (split-conformal quantile regression).
     band_widening: float = 0.0
+    # The days after the day ahead (leads 2 and on): one model over those leads, trained on
+    # features from the same newest known day (with a `lead_days` column), and per lead the
+    # P10/P90 of its log errors on held-out days, its band. None on a version trained for the
+    # day ahead alone.
+    further: ForecastModel | None = None
+    lead_bands: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def horizon(self) -> int:
+        """The farthest lead the model forecasts."""
+        return max(self.lead_bands, default=1) if self.further is not None else 1
 
     def log_ratio(self, X: pd.DataFrame) -> np.ndarray:
         """The point forecast as log(value / scale): the mean over the ensemble's models."""
@@ -161,17 +177,21 @@ def _ns(times: pd.DatetimeIndex) -> np.ndarray:
     return times.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]").astype("int64")
 
 
-def _days(frame: pd.DataFrame) -> np.ndarray:
-    """Each row's UTC day as int64 nanoseconds."""
-    return _ns(pd.DatetimeIndex(frame[TIME]).floor("D"))
+def _days(frame: pd.DataFrame, by: str = TIME) -> np.ndarray:
+    """Each row's UTC day (of the column `by`) as int64 nanoseconds."""
+    return _ns(pd.DatetimeIndex(frame[by]).floor("D"))
 
 
 def training_sample(
-    frame: pd.DataFrame, params: TrainingParams, factors: pd.Series | None = None
+    frame: pd.DataFrame,
+    params: TrainingParams,
+    factors: pd.Series | None = None,
+    by: str = TIME,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows of `frame` a model trains on and their weights: recency weights times the
-    factor of the row's day; `factors` (a `day_sample`) are worked out here when not given."""
-    day = _days(frame)
+    factor of the row's day (the day of its `by` column: its hour's, or its origin's where the
+    sample was drawn by origin); `factors` (a `day_sample`) are worked out here when not given."""
+    day = _days(frame, by)
     if factors is None:
         days, counts = np.unique(day, return_counts=True)
         index = pd.DatetimeIndex(days).tz_localize("UTC")
@@ -267,16 +287,18 @@ def fit(
     valid: pd.DataFrame | None = None,
     callbacks: list[Callable[..., None]] | None = None,
     day_factors: pd.Series | None = None,
+    sample_by: str = TIME,
 ) -> ForecastModel:
     """Fit the point model (and quantile models) on the trainable rows of `train`, sampled to
-    the row budget; `day_factors` name a sample already drawn (its days and weight factors)."""
+    the row budget; `day_factors` name a sample already drawn (its days, of the `sample_by`
+    column, and weight factors)."""
     import lightgbm as lgb
 
     rows = trainable(train)
     if rows.empty:
         raise ValueError("no trainable rows: every target or scale is missing")
     settings = split_params(params or {})
-    rows, weights = training_sample(rows, settings, day_factors)
+    rows, weights = training_sample(rows, settings, day_factors, sample_by)
     columns = learnable_features(rows)
     train_set = _dataset(rows, columns, weights)
     valid_sets = None
@@ -309,7 +331,65 @@ def fit(
 
 
 def predict(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
-    """Forecasts in kWh: point, and P10/P90 where quantile models exist; never negative."""
+    """Forecasts in kWh: point, and P10/P90 where quantile models exist; never negative.
+    Rows of a further lead (`lead_days` above 1) are forecast by the further leads' model, with
+    its band of their lead; the output keeps the input's row order (and its `lead_days`)."""
+    if LEAD not in features.columns:
+        return _predict_day_ahead(model, features)
+    further = features[LEAD].to_numpy() > 1
+    if not further.any():
+        return _predict_day_ahead(model, features).assign(**{LEAD: features[LEAD].to_numpy()})
+    if model.further is None:
+        raise ValueError(
+            "the model forecasts the day ahead only; retrain its week for leads beyond 1"
+        )
+    beyond = features[LEAD].to_numpy()[further]
+    if beyond.max() > model.horizon:
+        raise ValueError(f"the model forecasts leads up to {model.horizon}, not {beyond.max()}")
+    parts = [_predict_further(model.further, model.lead_bands, features[further])]
+    if not further.all():
+        parts.insert(0, _predict_day_ahead(model, features[~further]))
+    out = pd.concat(parts)
+    out = out.reindex(features.index)
+    out[LEAD] = features[LEAD].to_numpy()
+    return out
+
+
+def _predict_further(
+    model: ForecastModel, bands: dict[int, tuple[float, float]], features: pd.DataFrame
+) -> pd.DataFrame:
+    scale = features[SCALE].to_numpy(dtype="float64")
+    out = features[[TIME, *series_keys(features)]].copy()
+    log_point = model.log_ratio(design(features, model.point.feature_name()))
+    point = np.exp(log_point) * scale
+    out[PREDICTION] = point
+    if bands:
+        leads = features[LEAD].to_numpy()
+        low = np.array([bands[int(lead)][0] for lead in leads]) if len(leads) else np.zeros(0)
+        high = np.array([bands[int(lead)][1] for lead in leads]) if len(leads) else np.zeros(0)
+        out[P10] = np.minimum(np.exp(log_point + low) * scale, point)
+        out[P90] = np.maximum(np.exp(log_point + high) * scale, point)
+    return out
+
+
+def lead_band(model: ForecastModel, held_out: pd.DataFrame) -> dict[int, tuple[float, float]]:
+    """Per lead of the held-out rows, the 10th and 90th percentile of the model's log errors
+    (log actual - log forecast): the P10-P90 band its forecasts at that lead are given."""
+    rows = trainable(held_out)
+    if rows.empty:
+        return {}
+    errors = label(rows) - model.log_ratio(design(rows, model.point.feature_name()))
+    leads = rows[LEAD].to_numpy()
+    return {
+        int(lead): (
+            float(np.quantile(errors[leads == lead], 0.1)),
+            float(np.quantile(errors[leads == lead], 0.9)),
+        )
+        for lead in np.unique(leads)
+    }
+
+
+def _predict_day_ahead(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
     scale = features[SCALE].to_numpy(dtype="float64")
     out = features[[TIME, *series_keys(features)]].copy()
     X = design(features, model.point.feature_name())

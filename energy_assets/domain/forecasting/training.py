@@ -14,6 +14,7 @@ from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting.baselines import seasonal_naive
 from energy_assets.domain.forecasting.features import ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import validation_metrics
+from energy_assets.domain.forecasting.leads import train_further_leads, with_further_leads
 from energy_assets.domain.forecasting.model import (
     P10,
     P90,
@@ -48,6 +49,8 @@ class WeeklyModel:
     # forecasts, the served band and the baselines: what the validation metrics were computed on.
     validation_features: pd.DataFrame = field(repr=False)
     validation_frame: pd.DataFrame = field(repr=False)
+    # lead -> the further leads' model and both naives at that lead on the validation days
+    lead_validation: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def train_weekly_model(
@@ -58,10 +61,12 @@ def train_weekly_model(
     validation_days: int,
     params: Mapping[str, Any],
     prices: pd.DataFrame | None = None,
+    horizon: int = 1,
 ) -> WeeklyModel:
     """The model of the week starting at `week_start`, trained on the `training_weeks` before
     it (fewer where the raw data begins later); `raw` also holds the year before those weeks,
-    which the features look back on. With `prices`, the features include the prices."""
+    which the features look back on. With `prices`, the features include the prices. With a
+    `horizon` beyond 1 day, a second model forecasts leads 2 .. horizon (see leads.py)."""
     # The first day of data has no day before it to build features from.
     first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
     train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
@@ -87,6 +92,13 @@ def train_weekly_model(
     model = fit(trained_on, params, quantiles=(), day_factors=final_days)
     model.quantiles = checked.quantiles
     model.band_widening = band_widening(checked, valid)
+    lead_validation: dict[int, dict[str, dict[str, float]]] = {}
+    if horizon > 1:
+        further = train_further_leads(
+            raw, prices, utc_days(train_start, valid_start), valid_days, horizon, params, settings
+        )
+        model = with_further_leads(model, further)
+        lead_validation = further.validation
     served = predict(model, valid)
     bands = served[[PREDICTION, P10, P90]].to_numpy()
     return WeeklyModel(
@@ -99,6 +111,7 @@ def train_weekly_model(
         features=trained_on,
         validation_features=valid,
         validation_frame=_validation_frame(valid, checked_forecast, served, raw),
+        lead_validation=lead_validation,
     )
 
 

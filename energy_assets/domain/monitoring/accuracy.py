@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import MODEL_URI, PREDICTION
 from energy_assets.domain.schema import (
     KEY_COLUMNS,
@@ -43,18 +44,23 @@ def _require(name: str, frame: pd.DataFrame, columns: list[str]) -> None:
 
 
 def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
-    """Per UTC day and series: MAPE, WAPE, bias and the number of scored hours.
+    """Per UTC day, lead and series: MAPE, WAPE, bias and the number of scored hours.
 
     An hour is scored where both a forecast and an actual exist. MAPE skips zero actuals; WAPE
-    and bias divide by the summed absolute actuals, and are NaN when those are zero.
+    and bias divide by the summed absolute actuals, and are NaN when those are zero. Forecasts
+    without a `lead_days` column are day-ahead forecasts (lead 1).
     """
     keys = series_keys(predictions)
     on = row_keys(keys)
     _require("predictions", predictions, [*on, PREDICTION, MODEL_URI])
     _require("actuals", actuals, [*on, VALUE])
-    if predictions.duplicated(on).any():
-        raise MonitoringInputError("predictions hold more than one forecast for an hour and series")
-    both = predictions[[*on, PREDICTION, MODEL_URI]].merge(
+    if LEAD not in predictions.columns:
+        predictions = predictions.assign(**{LEAD: 1})
+    if predictions.duplicated([*on, LEAD]).any():
+        raise MonitoringInputError(
+            "predictions hold more than one forecast for an hour, series and lead"
+        )
+    both = predictions[[*on, LEAD, PREDICTION, MODEL_URI]].merge(
         actuals[[*on, VALUE]].drop_duplicates(on, keep="last"), on=on, how="left"
     )
     y = both[VALUE].to_numpy(dtype="float64")
@@ -66,6 +72,7 @@ def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFra
     parts = pd.DataFrame(
         {
             DAY: both[TIME].dt.floor("D"),
+            LEAD: both[LEAD].astype("int64"),
             **{k: both[k] for k in keys},
             "abs_error_kwh": np.where(scored, np.abs(f - y), 0.0),
             "error_kwh": np.where(scored, f - y, 0.0),
@@ -75,14 +82,15 @@ def score_series(predictions: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFra
             "count": scored.astype("int64"),
         }
     )
-    grouped = parts.groupby([DAY, *keys], sort=True, observed=True)
+    by = [DAY, LEAD, *keys]
+    grouped = parts.groupby(by, sort=True, observed=True)
     out = grouped[sorted(_SUMS)].sum()
-    # A day's forecasts come from one model version; a mixed day lists every version's URI.
-    versions = both.assign(**{DAY: parts[DAY]}).groupby([DAY, *keys], observed=True)
+    # A forecast comes from one model version; a mixed group lists every version's URI.
+    versions = both.assign(**{DAY: parts[DAY], LEAD: parts[LEAD]}).groupby(by, observed=True)
     out[MODEL_URI] = versions[MODEL_URI].agg(lambda v: ", ".join(sorted(set(v))))
     out = _ratios(out.reset_index())
     out = out.astype({k: KEY_COLUMNS[k].dtype for k in keys})
-    return out[[DAY, *keys, *SCORE_COLUMNS]]
+    return out[[DAY, LEAD, *keys, *SCORE_COLUMNS]]
 
 
 def _ratios(sums: pd.DataFrame) -> pd.DataFrame:
@@ -97,10 +105,12 @@ def _ratios(sums: pd.DataFrame) -> pd.DataFrame:
 
 
 def day_summary(series: pd.DataFrame) -> dict[str, Any]:
-    """Aggregates of one day's per-series scores: pooled WAPE, MAPE and bias over every scored
-    hour, the median and worst series MAPE, coverage and the model URI."""
+    """Aggregates of one day's per-series scores at one lead: pooled WAPE, MAPE and bias over
+    every scored hour, the median and worst series MAPE, coverage and the model URI."""
     if series[DAY].nunique() != 1:
         raise MonitoringInputError(f"expected one day, got {series[DAY].nunique()}")
+    if LEAD in series.columns and series[LEAD].nunique() != 1:
+        raise MonitoringInputError(f"expected one lead, got {series[LEAD].nunique()}")
     hours = int(series["mape_hours"].sum())
     actual = float(series["actual_kwh"].sum())
     ape_sum = float((series["mape"].fillna(0) * series["mape_hours"]).sum())
@@ -109,6 +119,7 @@ def day_summary(series: pd.DataFrame) -> dict[str, Any]:
     versions = sorted({v for text in series[MODEL_URI] for v in str(text).split(", ")})
     return {
         "day": str(pd.Timestamp(series[DAY].iloc[0]).date()),
+        LEAD: int(series[LEAD].iloc[0]) if LEAD in series.columns else 1,
         "mape": ape_sum / hours if hours else float("nan"),
         "wape": float(series["abs_error_kwh"].sum()) / actual if actual > 0 else float("nan"),
         "bias": float(series["error_kwh"].sum()) / actual if actual > 0 else float("nan"),
@@ -123,9 +134,17 @@ def day_summary(series: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def day_summaries(series: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """`day_summary` of every day in a multi-day per-series frame, keyed by ISO date."""
-    return {
-        str(pd.Timestamp(str(day)).date()): day_summary(group)
-        for day, group in series.groupby(DAY, sort=True)
-    }
+def lead_summaries(series: pd.DataFrame) -> dict[str, dict[int, dict[str, Any]]]:
+    """`day_summary` of every day and lead in a per-series frame: ISO date -> lead -> summary."""
+    if LEAD not in series.columns:
+        series = series.assign(**{LEAD: 1})
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for _, group in series.groupby([DAY, LEAD], sort=True):
+        summary = day_summary(group)
+        out.setdefault(summary["day"], {})[summary[LEAD]] = summary
+    return out
+
+
+def day_summaries(series: pd.DataFrame, lead: int = 1) -> dict[str, dict[str, Any]]:
+    """`day_summary` of every day's forecasts at `lead`, keyed by ISO date."""
+    return {day: leads[lead] for day, leads in lead_summaries(series).items() if lead in leads}

@@ -69,7 +69,8 @@ def mape_alert(level: Level, summary: dict[str, Any], warn: float, alert: float)
         day=str(summary["day"]),
         source="mape",
         message=(
-            f"pooled MAPE {mape:.1%} is above the {level.value.lower()} threshold {limit:.1%}; "
+            f"pooled MAPE {mape:.1%} (lead {summary.get('lead_days', 1)}) is above the "
+            f"{level.value.lower()} threshold {limit:.1%}; "
             f"WAPE {summary.get('wape', float('nan')):.1%}, worst series "
             f"{summary.get('worst_series', '?')} at {summary.get('mape_worst', float('nan')):.1%}, "
             f"model {summary.get('model_uri', '?')}"

@@ -1,0 +1,159 @@
+"""Forecasts beyond the day ahead. Consumption is published days late, so each daily issue
+forecasts every day from the one after the newest published day (lead 1, its origin) through
+tomorrow (lead `horizon`), all from the same newest known day.
+
+An issue is dated as the pipeline issues it: at 12:00 UTC on the day before its farthest day,
+after that day's auction; every feature reads the consumption before the origin and the prices
+published by then. Pure pandas."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.domain.forecasting import metrics
+from energy_assets.domain.forecasting.baselines import LEAD_BASELINES, seasonal_naive
+from energy_assets.domain.forecasting.features import HORIZON, LEAD, ORIGIN, build_origin_features
+from energy_assets.domain.forecasting.model import (
+    PREDICTION,
+    ForecastModel,
+    TrainingParams,
+    day_sample,
+    fit,
+    lead_band,
+    predict,
+)
+from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
+
+ISSUED_AT = "issued_at"  # when the issue that made a forecast was made (see issued_after)
+
+
+def issued_after(horizon: int) -> pd.Timedelta:
+    """How long after its origin an issue reaching `horizon` days is made: at 12:00 UTC on the
+    day before its farthest day (after that day's auction); at the origin for the day ahead."""
+    return max(pd.Timedelta(0), pd.Timedelta(days=horizon - 1) - pd.Timedelta(hours=12))
+
+
+def further_leads(horizon: int) -> list[int]:
+    return list(range(2, horizon + 1))
+
+
+def rotating_leads(origins: pd.DatetimeIndex, horizon: int) -> np.ndarray:
+    """One further lead per origin, in turn by the origin's day number: a training sample of
+    origins covers every lead evenly at the row cost of one lead."""
+    days = (origins.tz_convert("UTC").tz_localize(None) - pd.Timestamp(0)).days.to_numpy()
+    return 2 + days % (horizon - 1)
+
+
+def lead_features(
+    history: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    leads: np.ndarray,
+    prices: pd.DataFrame | None,
+    horizon: int,
+) -> pd.DataFrame:
+    """Features of the further lead `leads[i]` from `origins[i]`, each as an issue reaching
+    `horizon` days makes it (ordered by lead, then origin)."""
+    after = issued_after(horizon)
+    parts = [
+        build_origin_features(history, origins[leads == lead], prices, [int(lead)], after)
+        for lead in np.unique(leads)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def issue_features(
+    history: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    prices: pd.DataFrame | None,
+    horizon: int,
+) -> pd.DataFrame:
+    """Features of every further lead (2 .. horizon) of each origin's issue."""
+    return build_origin_features(
+        history, origins, prices, further_leads(horizon), issued_after(horizon)
+    )
+
+
+@dataclass(frozen=True)
+class FurtherLeads:
+    model: ForecastModel  # the further leads' point model, with no band of its own
+    bands: dict[int, tuple[float, float]]  # lead -> log-error P10/P90 on the held-out days
+    # lead -> model and both naives at that lead (metrics.summary) on the held-out days
+    validation: dict[int, dict[str, dict[str, float]]]
+
+
+def train_further_leads(
+    raw: pd.DataFrame,
+    prices: pd.DataFrame | None,
+    origins: pd.DatetimeIndex,
+    held_out: pd.DatetimeIndex,
+    horizon: int,
+    params: Mapping[str, Any],
+    settings: TrainingParams,
+) -> FurtherLeads:
+    """The further leads' model of a week: trained on one rotating lead per sampled origin of
+    `origins` (within the row budget, as the day-ahead model), each row known before the first
+    held-out day, then judged and given its band on the held-out days at every lead."""
+    first_held_out = held_out[0]
+    leads = rotating_leads(origins, horizon)
+    # An origin's row at lead L is known once its day has passed, before the held-out days.
+    known = origins + pd.to_timedelta(leads, unit="D") <= first_held_out
+    origins, leads = origins[known], leads[known]
+    rows_per_origin = HORIZON * max(1, len(raw.drop_duplicates(series_keys(raw))))
+    newest = origins[-1] + pd.Timedelta(hours=HORIZON - 1)
+    plan = day_sample(origins, np.full(len(origins), rows_per_origin), newest, settings)
+    chosen = pd.Series(leads, index=origins).loc[plan.index]
+    train = lead_features(raw, pd.DatetimeIndex(plan.index), chosen.to_numpy(), prices, horizon)
+    model = fit(train, params, quantiles=(), day_factors=plan, sample_by=ORIGIN)
+    # Every held-out day at every further lead, from the origin L - 1 days before it.
+    lead = np.repeat(further_leads(horizon), len(held_out))
+    target = np.tile(held_out.tz_convert("UTC").tz_localize(None).to_numpy(), horizon - 1)
+    check_origins = pd.DatetimeIndex(target).tz_localize("UTC") - pd.to_timedelta(lead - 1, "D")
+    check = lead_features(raw, check_origins, lead, prices, horizon)
+    bands = lead_band(model, check)
+    return FurtherLeads(model, bands, _validation(model, check, raw, held_out))
+
+
+def _validation(
+    model: ForecastModel, check: pd.DataFrame, raw: pd.DataFrame, days: pd.DatetimeIndex
+) -> dict[int, dict[str, dict[str, float]]]:
+    keys = row_keys(series_keys(check))
+    forecast = check[[*keys, LEAD, VALUE]].assign(model=model_point(model, check))
+    out: dict[int, dict[str, dict[str, float]]] = {}
+    for lead in sorted(forecast[LEAD].unique()):
+        rows = forecast[forecast[LEAD] == lead]
+        scored = rows.merge(seasonal_naive(raw, list(days), lead=int(lead)), on=keys)
+        out[int(lead)] = {
+            "model": metrics.summary(scored, VALUE, "model"),
+            **{name: metrics.summary(scored, VALUE, col) for name, col in LEAD_BASELINES.items()},
+        }
+    return out
+
+
+def model_point(model: ForecastModel, features: pd.DataFrame) -> np.ndarray:
+    """The point forecast in kWh of a model without a band."""
+    return predict(model, features.drop(columns=[LEAD]))[PREDICTION].to_numpy()
+
+
+def with_further_leads(model: ForecastModel, further: FurtherLeads) -> ForecastModel:
+    """The day-ahead model that also forecasts the further leads."""
+    model.further = further.model
+    model.lead_bands = dict(further.bands)
+    return model
+
+
+def issue_frame(forecasts: pd.DataFrame, origin_of: pd.Series, horizon: int) -> pd.DataFrame:
+    """Forecasts of one or more issues with the columns that date them: `origin`, `lead_days`
+    and `issued_at` (`origin_of` gives each row's origin)."""
+    origin = pd.DatetimeIndex(origin_of)
+    out = forecasts.copy()
+    out[ORIGIN] = origin
+    # Rows without a lead are the day-ahead model's.
+    out[LEAD] = out[LEAD].fillna(1).astype("int64") if LEAD in out.columns else 1
+    out[ISSUED_AT] = origin + issued_after(horizon)
+    first = [ORIGIN, LEAD, ISSUED_AT, TIME]
+    return out[[*first, *(c for c in out.columns if c not in first)]]
