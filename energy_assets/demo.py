@@ -16,7 +16,9 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.definitions import build_definitions
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN
+from energy_assets.domain.schema import TIME
 from energy_assets.domain.sources import price_source_from_settings, source_from_settings
 from energy_assets.instance import local_instance
 from energy_assets.progress import Steps, steps
@@ -190,7 +192,7 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
             demo.run(asset, days=(week1, week_end))
         demo.print_drift(storage, week1, week_end)
         demo.alert_tick(storage)
-    print_outputs(storage, week_end)
+    print_outputs(storage, week_end, last)
     if prices is not None:
         print_prices(storage, week1, week_end)
     report = newest_report(storage)
@@ -203,17 +205,29 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     return demo.ok
 
 
-def print_outputs(storage: Storage, newest_day: dt.date) -> None:
-    """What the demo stored, and the versions the newest day's forecasts came from."""
+def print_outputs(storage: Storage, newest_issue: dt.date, newest_actuals: dt.date) -> None:
+    """What the demo stored, and what the newest issue forecast: which days, from which versions,
+    and how far past the newest actuals it reaches."""
     print()
     for folder in (*(a for a in names.ASSETS if a != names.HYPERPARAMETERS), names.ALERTS):
         files = storage.list_keys(folder)
         print(f"  {folder}: {len(files)} files under {storage.uri(folder)}/")
-    newest = object_key(names.PREDICTIONS, newest_day.isoformat())
-    if storage.exists(newest):
-        frame = storage.read_parquet(newest)
-        uris = ", ".join(sorted(frame[MODEL_URI].unique()))
-        print(f"  predictions {newest_day}: {len(frame)} rows from {uris}")
+    newest = object_key(names.PREDICTIONS, newest_issue.isoformat())
+    if not storage.exists(newest):
+        return
+    frame = storage.read_parquet(newest)
+    uris = ", ".join(sorted(frame[MODEL_URI].unique()))
+    days = frame[TIME].dt.date
+    print(
+        f"  predictions issued for {newest_issue}: {len(frame)} rows, days {days.min()} .. "
+        f"{days.max()} (leads {frame[LEAD].min()} .. {frame[LEAD].max()}) from {uris}"
+    )
+    beyond = sorted({d for d in days if d > newest_actuals})
+    if beyond:
+        print(
+            f"  newest actuals {newest_actuals}: the issue forecasts {len(beyond)} days past "
+            f"them, through {beyond[-1]}"
+        )
 
 
 def print_prices(storage: Storage, first: dt.date, last: dt.date) -> None:

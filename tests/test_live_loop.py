@@ -21,6 +21,7 @@ import pytest
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
 from energy_assets.definitions import build_definitions
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import DEFAULT_PARAMS, PREDICTION
 from energy_assets.domain.schema import TIME, VALUE
 from energy_assets.names import INGEST_JOB, INGEST_SCHEDULE
@@ -232,7 +233,8 @@ def test_the_daily_tick_carries_a_new_day_through_to_the_dashboard(
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert len(body["rows"]) == 24 and body["model_uri"].startswith("models:/")
-    predicted = pd.read_parquet(settings.storage_dir / "predictions" / f"{next_day}.parquet")
+    issue = pd.read_parquet(settings.storage_dir / "predictions" / f"{next_day}.parquet")
+    predicted = issue[issue[LEAD] == 1]  # the newest forecast of the day: its own issue's
     assert [r["prediction_kwh"] for r in body["rows"]] == pytest.approx(
         predicted[PREDICTION].tolist()
     )

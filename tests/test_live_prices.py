@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from energy_assets.definitions import build_definitions
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import PRICE_KNOWN_COLUMN
 from energy_assets.domain.prices import PRICE_EUR, published_at, read_price_file
 from energy_assets.domain.schema import TIME
@@ -213,11 +214,15 @@ def test_one_tick_stores_both_price_forms_and_forecasts_with_them(
         truth = real.set_index(TIME)[PRICE_EUR].reindex(hours).to_numpy()
         np.testing.assert_allclose(features["p_hour"].to_numpy()[public], truth[public])
         assert features["p_hour"][~public].isna().all() and public.sum() >= 22
-        predicted = pd.read_parquet(stored(settings, "predictions", day))
+        issue = pd.read_parquet(stored(settings, "predictions", day))
+        predicted = issue[issue[LEAD] == 1]
         assert predicted[PRICE_KNOWN_COLUMN].sum() == public.sum()
-    without = pd.read_parquet(stored(settings, "predictions", WITHHELD))
+    issue = pd.read_parquet(stored(settings, "predictions", WITHHELD))
+    without = issue[issue[LEAD] == 1]
     assert len(without) == 24 and not without[PRICE_KNOWN_COLUMN].any()
     assert without["prediction_kwh"].notna().all()
+    # The issue's further days (10-03, 10-04) were auctioned by the time it was issued.
+    assert issue[issue[LEAD] > 1][PRICE_KNOWN_COLUMN].all()
 
     # The materializations and the dashboard's API say which forecast was made without prices.
     flags = {}
@@ -225,7 +230,10 @@ def test_one_tick_stores_both_price_forms_and_forecasts_with_them(
         [event] = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=PREDICTIONS_KEY, asset_partitions=[str(day)]), limit=1
         ).records
-        flags[day] = event.asset_materialization.metadata["made_without_prices"].value
+        metadata = event.asset_materialization.metadata
+        flags[day] = metadata["made_without_prices"].value
+        if day == WITHHELD:
+            assert metadata["days_without_prices"].value == [str(WITHHELD)]
     assert flags == {QUARTER_DAY: False, WITHHELD: True}
 
     from dash_app.app import create_app

@@ -22,13 +22,24 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 
-def recent_eager(settings: Settings) -> dg.AutomationCondition:
+def recent_eager(settings: Settings, scores_issues: bool = False) -> dg.AutomationCondition:
+    """`scores_issues`: the condition of monitoring, which reads every issue that forecast its
+    day: it runs once any of them is stored (an issue made before the deployment began is a
+    lead not scored, not a reason to wait)."""
     # The delay, the day being forecast and a week for the weekly model.
     lookback = dt.timedelta(days=settings.publication_delay_days + 9)
     eager = dg.AutomationCondition.eager().replace(
         dg.AutomationCondition.in_latest_time_window(),
         dg.AutomationCondition.in_latest_time_window(lookback),
     )
+    if scores_issues:
+        predictions = dg.AssetSelection.assets(names.PREDICTIONS)
+        missing = dg.AutomationCondition.any_deps_missing()
+        eager = eager.replace(missing, missing.ignore(predictions)) & (
+            dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing())
+            .allow(predictions)
+            .with_label("an issue that forecast the day is stored")
+        )
     # New raw data trains a week's model; new hyperparameters (a retune's study) do not
     # retrain every week in reach: the retune run trains the one week it is for.
     # Prices neither start nor hold back the features: a day is forecast once its consumption
@@ -62,13 +73,16 @@ def with_location_policy(defs: dg.Definitions, settings: Settings) -> dg.Definit
     expected daily (DAILY_FRESHNESS), and every asset but ingestion and the study runs by
     `recent_eager`, evaluated by one automation sensor."""
     condition = recent_eager(settings)
+    scoring = recent_eager(settings, scores_issues=True)
 
     def policy(spec: dg.AssetSpec) -> dg.AssetSpec:
         daily = isinstance(spec.partitions_def, dg.DailyPartitionsDefinition)
-        automated = spec.key.to_user_string() not in NOT_AUTOMATED
+        name = spec.key.to_user_string()
+        automated = name not in NOT_AUTOMATED
+        chosen = scoring if name == names.MONITORING else condition
         return spec.replace_attributes(
             freshness_policy=DAILY_FRESHNESS if daily else spec.freshness_policy,
-            automation_condition=condition if automated else spec.automation_condition,
+            automation_condition=chosen if automated else spec.automation_condition,
         )
 
     target = dg.AssetSelection.all() - dg.AssetSelection.assets(*_present(settings, *NOT_AUTOMATED))

@@ -117,7 +117,10 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
                     "through": str(issue[TIME].max().date()) if len(issue) else None,
                 }
                 if PRICE_KNOWN_COLUMN in issue.columns:
-                    day_metadata[WITHOUT_PRICES] = not issue[PRICE_KNOWN_COLUMN].any()
+                    priced = issue.groupby(issue[TIME].dt.date)[PRICE_KNOWN_COLUMN].any()
+                    # The flag is the issue's first day's; the list names every such day.
+                    day_metadata[WITHOUT_PRICES] = not bool(priced.iloc[0])
+                    day_metadata["days_without_prices"] = [str(d) for d in priced.index[~priced]]
                 parts.append(issue)
                 # Each issue names its own version on its own materialization, also when a
                 # single-run backfill spans several model weeks.
