@@ -1,22 +1,24 @@
 """Three years of real consumption through the whole chain: raw data to monitoring and drift.
 
 The real `ConsumptionIndustry` export of municipality 851 (Aalborg), branch Privat, 2021-2023,
-read by the file source as it is. On a SQLite Dagster instance and local storage in a temporary
-folder, each stage runs as its own process (so its peak memory is its own), the way an operator
-would run it:
+and the real DK1 `Elspotprices` of the same years, read by the file sources as they are. On a
+SQLite Dagster instance and local storage in a temporary folder, each stage runs as its own
+process (so its peak memory is its own), the way an operator would run it:
 
-1. `raw_consumption` 2021-01-01 .. 2023-12-31 as one single-run backfill, with its data contract;
-2. `consumption_features` over the same days, one single run;
-3. `model_hyperparameters` pinned to the search space's defaults (a one-point study);
-4. the 53 weekly models that serve 2023 (Mondays 2022-12-26 .. 2023-12-25), one run per week,
-   each registered in MLflow behind its promotion gate (a week whose model fails it is served
-   by the newest passing earlier version, as in production);
-5. `predictions` for every day of 2023, one single run, each day from its week's version;
-6. `forecast_monitoring` and 7. `feature_drift` for every day of 2023, one single run each.
+1. `raw_consumption` 2021-01-01 .. 2023-12-31 as one single-run backfill, with its data contract,
+   and 2. `day_ahead_prices` over the same days;
+3. `consumption_features` over the same days, one single run;
+4. `model_hyperparameters` pinned to the search space's defaults (a one-point study);
+5. the weekly models that serve the issues forecasting 2023 (from the Monday of the first issue,
+   13 days before 2023-01-01 at the default horizon of 14 days), one run per week, each
+   registered in MLflow behind its promotion gate (a week whose model fails it is served by the
+   newest passing earlier version, as in production);
+6. `predictions`: every daily issue that forecasts a day of 2023, one single run;
+7. `forecast_monitoring` and 8. `feature_drift` for every day of 2023, one single run each.
 
-It prints wall time and peak memory per stage, the pooled WAPE of 2023 from the stored monitoring
-files next to both seasonal-naive baselines on the same hours, and the WARN/ALERT days at the
-default thresholds.
+It prints wall time and peak memory per stage, the pooled WAPE of 2023 at every lead from the
+stored monitoring files next to both seasonal-naive baselines at the same lead on the same hours,
+and the WARN/ALERT days at the default thresholds (lead 1).
 
     python bench/real_history.py [--data PATH] [--keep]
 """
@@ -40,15 +42,27 @@ DEFAULT_DATA = (
     / "energidataservice_consumption_industry"
     / "consumption_industry_851_privat_2021_2023.csv.gz"
 )
+PRICES = "elspotprices_dk1_2021_2023.csv.gz"  # beside the consumption export
 FIRST_DAY, LAST_DAY = dt.date(2021, 1, 1), dt.date(2023, 12, 31)
 YEAR_START, YEAR_END = dt.date(2023, 1, 1), dt.date(2023, 12, 31)
-STAGES = ("raw", "features", "hyperparameters", "models", "predictions", "monitoring", "drift")
+STAGES = (
+    "raw", "prices", "features", "hyperparameters", "models", "predictions", "monitoring",
+    "drift",
+)  # fmt: skip
+
+
+def first_issue() -> dt.date:
+    """The first issue that forecasts a day of 2023: the horizon's days before 2023-01-01."""
+    from energy_assets.settings import load_settings
+
+    return YEAR_START - dt.timedelta(days=load_settings().horizon_days - 1)
 
 
 def model_weeks() -> list[dt.date]:
-    """The weeks that serve a day of 2023: from Monday 2022-12-26 (for Sunday 2023-01-01)."""
-    first = dt.date(2022, 12, 26)
-    return [first + dt.timedelta(weeks=i) for i in range(53)]
+    """The weeks that serve an issue forecasting 2023: from the Monday of the first one."""
+    start = first_issue()
+    first = start - dt.timedelta(days=start.weekday())
+    return [first + dt.timedelta(weeks=i) for i in range((YEAR_END - first).days // 7 + 1)]
 
 
 def run_stage(stage: str) -> dict[str, object]:
@@ -57,6 +71,8 @@ def run_stage(stage: str) -> dict[str, object]:
 
     if stage == "raw":
         return {"ok": materialize(names.RAW, days=(FIRST_DAY, LAST_DAY))}
+    if stage == "prices":
+        return {"ok": materialize(names.PRICES, days=(FIRST_DAY, LAST_DAY))}
     if stage == "features":
         return {"ok": materialize(names.FEATURES, days=(FIRST_DAY, LAST_DAY))}
     if stage == "hyperparameters":
@@ -73,47 +89,57 @@ def run_stage(stage: str) -> dict[str, object]:
         gated = [w for w in refused if w not in failed]
         return {"ok": not failed, "weeks": len(model_weeks()), "failed_gate": gated,
                 "failed": failed}  # fmt: skip
-    asset = {"predictions": names.PREDICTIONS, "monitoring": names.MONITORING,
-             "drift": names.DRIFT}[stage]  # fmt: skip
+    if stage == "predictions":
+        return {"ok": materialize(names.PREDICTIONS, days=(first_issue(), YEAR_END))}
+    asset = {"monitoring": names.MONITORING, "drift": names.DRIFT}[stage]
     return {"ok": materialize(asset, days=(YEAR_START, YEAR_END))}
 
 
 def scores(storage: Path) -> dict[str, object]:
-    """Pooled WAPE of 2023 from the stored monitoring files, both baselines on the same hours,
-    and the WARN/ALERT days at the default thresholds."""
+    """Pooled WAPE of 2023 at every lead from the stored monitoring files, both baselines at
+    the same lead on the same hours, and the WARN/ALERT days of lead 1 at the default
+    thresholds."""
     import pandas as pd
 
     from energy_assets import names
-    from energy_assets.domain.forecasting.baselines import seasonal_naive
+    from energy_assets.domain.forecasting.baselines import LEAD_BASELINES, seasonal_naive
+    from energy_assets.domain.forecasting.features import LEAD
     from energy_assets.domain.monitoring.accuracy import day_summaries
     from energy_assets.domain.monitoring.alerts import Level, classify
-    from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
+    from energy_assets.domain.schema import VALUE, row_keys, series_keys
     from energy_assets.settings import load_settings
 
-    monitored = pd.concat(
-        [pd.read_parquet(p) for p in sorted((storage / names.MONITORING).glob("*.parquet"))],
-        ignore_index=True,
-    )
-    raw = pd.concat(
-        [pd.read_parquet(p) for p in sorted((storage / names.RAW).glob("*.parquet"))],
-        ignore_index=True,
-    )
-    predicted = pd.concat(
-        [pd.read_parquet(p) for p in sorted((storage / names.PREDICTIONS).glob("*.parquet"))],
-        ignore_index=True,
-    )
-    days = sorted(predicted[TIME].dt.floor("D").unique())
-    on = row_keys(series_keys(predicted))
-    both = predicted[on].merge(raw[[*on, VALUE]], on=on).merge(seasonal_naive(raw, days), on=on)
-    actual = both[VALUE].abs().sum()
+    def read(asset: str) -> pd.DataFrame:
+        files = sorted((storage / asset).glob("*.parquet"))
+        return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+    monitored, raw = read(names.MONITORING), read(names.RAW)
+    days = sorted(pd.to_datetime(monitored["day"], utc=True).unique())
+    on = row_keys(series_keys(raw))
+    by_lead: dict[str, dict[str, float]] = {}
+    for lead, scored in monitored.groupby(LEAD):
+        naive = seasonal_naive(raw, days, lead=int(lead)).merge(raw[[*on, VALUE]], on=on)
+        actual = naive[VALUE].abs().sum()
+        figures = {
+            "days": int(scored["day"].nunique()),
+            "model": float(scored["abs_error_kwh"].sum() / scored["actual_kwh"].sum()),
+            **{
+                name: float((naive[column] - naive[VALUE]).abs().sum() / actual)
+                for name, column in LEAD_BASELINES.items()
+            },
+        }
+        figures["ratio"] = figures["model"] / min(figures[n] for n in LEAD_BASELINES)
+        by_lead[str(lead)] = figures
     settings = load_settings()
     levels = [classify(s["mape"], settings.mape_warn, settings.mape_alert)
               for s in day_summaries(monitored).values()]  # fmt: skip
+    lead_one = by_lead["1"]
     return {
         "days_monitored": int(monitored["day"].nunique()),
-        "model_wape": float(monitored["abs_error_kwh"].sum() / monitored["actual_kwh"].sum()),
-        "naive_24h_wape": float((both["naive_24h"] - both[VALUE]).abs().sum() / actual),
-        "naive_168h_wape": float((both["naive_168h"] - both[VALUE]).abs().sum() / actual),
+        "model_wape": lead_one["model"],
+        "naive_24h_wape": lead_one["naive_last_day"],
+        "naive_168h_wape": lead_one["naive_last_week"],
+        "by_lead": by_lead,
         "warn_days": sum(level is Level.WARN for level in levels),
         "alert_days": sum(level is Level.ALERT for level in levels),
     }
@@ -149,6 +175,11 @@ def main() -> int:
     os.environ.update(env)
     figures = scores(root / "storage")
     print(json.dumps(figures, indent=2))
+    print("\n| lead | days | model | naive: newest known day | naive: newest known week | "
+          "model / better naive |\n|---|---|---|---|---|---|")  # fmt: skip
+    for lead, f in sorted(figures["by_lead"].items(), key=lambda kv: int(kv[0])):
+        print(f"| {lead} | {f['days']} | {f['model']:.2%} | {f['naive_last_day']:.2%} | "
+              f"{f['naive_last_week']:.2%} | {f['ratio']:.3f} |")  # fmt: skip
     print(
         f"\n2023, {figures['days_monitored']} days: pooled WAPE {figures['model_wape']:.2%} "
         f"(same-hour-yesterday naive {figures['naive_24h_wape']:.2%}, same-hour-last-week "
@@ -164,6 +195,8 @@ def workspace(root: Path, data: Path) -> dict[str, str]:
     return {
         "ENERGY_SOURCE": "file",
         "ENERGY_FILE": str(data.resolve()),
+        "ENERGY_PRICES_FILE": str(data.with_name(PRICES).resolve()),
+        "ENERGY_PRICE_AREAS": "DK1",
         "ENERGY_START_DATE": FIRST_DAY.isoformat(),
         "ENERGY_STORAGE_DIR": str(root / "storage"),
         "ENERGY_STATE_DIR": str(root / "state"),

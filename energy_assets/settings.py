@@ -176,6 +176,7 @@ class _EnergySettings(BaseSettings):
         "dashboard_oidc_metadata_url",
         "dashboard_oidc_client_id",
         "dashboard_oidc_client_secret",
+        "forecast_leads",
         mode="before",
         check_fields=False,
     )

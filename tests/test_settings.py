@@ -416,3 +416,25 @@ def test_the_ui_and_graphql_never_show_the_secrets(
     assert "MLFLOW_TRACKING_URI" in text  # the retune job's scaffold names it
     for secret in (SECRET, WEBHOOK, TRACKING, STUDIES, "hooks.example", "db.example"):
         assert secret not in text
+
+
+def test_the_horizon_reaches_tomorrow_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Newest published day: today - 1 - delay; tomorrow is delay + 2 days after it.
+    assert load_settings(publication_delay_days=12).horizon_days == 14
+    assert load_settings(publication_delay_days=3).horizon_days == 5
+    monkeypatch.setenv("ENERGY_FORECAST_LEADS", " ")
+    assert load_settings(publication_delay_days=3).horizon_days == 5
+    monkeypatch.setenv("ENERGY_FORECAST_LEADS", "7")
+    assert load_settings(publication_delay_days=3).horizon_days == 7
+    monkeypatch.setenv("ENERGY_FORECAST_LEADS", "0")
+    with pytest.raises(SettingsError, match="ENERGY_FORECAST_LEADS"):
+        load_settings()
+
+
+def test_the_alert_lead_must_be_forecast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENERGY_FORECAST_LEADS", "3")
+    monkeypatch.setenv("ENERGY_ALERT_LEAD", "3")
+    assert load_settings().alert_lead == 3
+    monkeypatch.setenv("ENERGY_ALERT_LEAD", "4")
+    with pytest.raises(SettingsError, match=r"ENERGY_ALERT_LEAD \(4\) must be at most"):
+        load_settings()

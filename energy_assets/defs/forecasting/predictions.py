@@ -109,25 +109,33 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
             for origin in origins:
                 issue = _forecast_issue(model, day_ahead, further, origin, horizon)
                 issue[MODEL_URI] = uri
-                day_metadata: dict[str, Any] = {
-                    MODEL_URI: uri,
-                    "fallback": notes.get(str(week)),
-                    "rows": len(issue),
-                    "leads": int(issue[LEAD].max()) if len(issue) else 0,
-                    "through": str(issue[TIME].max().date()) if len(issue) else None,
-                }
-                if PRICE_KNOWN_COLUMN in issue.columns:
-                    priced = issue.groupby(issue[TIME].dt.date)[PRICE_KNOWN_COLUMN].any()
-                    # The flag is the issue's first day's; the list names every such day.
-                    day_metadata[WITHOUT_PRICES] = not bool(priced.iloc[0])
-                    day_metadata["days_without_prices"] = [str(d) for d in priced.index[~priced]]
                 parts.append(issue)
                 # Each issue names its own version on its own materialization, also when a
                 # single-run backfill spans several model weeks.
-                context.add_asset_metadata(day_metadata, partition_key=str(origin.date()))
+                context.add_asset_metadata(
+                    _issue_metadata(issue, uri, notes.get(str(week))),
+                    partition_key=str(origin.date()),
+                )
         return dg.Output(pd.concat(parts, ignore_index=True))
 
     return predictions
+
+
+def _issue_metadata(issue: pd.DataFrame, uri: str, fallback: str | None) -> dict[str, Any]:
+    """What the UI shows of an issue: its version, size, reach and the days it made without
+    prices (the flag is its first day's)."""
+    metadata: dict[str, Any] = {
+        MODEL_URI: uri,
+        "fallback": fallback,
+        "rows": len(issue),
+        "leads": int(issue[LEAD].max()) if len(issue) else 0,
+        "through": str(issue[TIME].max().date()) if len(issue) else None,
+    }
+    if PRICE_KNOWN_COLUMN in issue.columns:
+        priced = issue.groupby(issue[TIME].dt.date)[PRICE_KNOWN_COLUMN].any()
+        metadata[WITHOUT_PRICES] = not bool(priced.iloc[0])
+        metadata["days_without_prices"] = [str(d) for d in priced.index[~priced]]
+    return metadata
 
 
 def _further_features(

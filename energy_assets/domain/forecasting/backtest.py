@@ -169,7 +169,8 @@ def _backtest_by_lead(
         for these, model in zip(together, models, strict=True):
             part = rows[rows[LEAD].isin(these)]
             if len(part):
-                parts.append(predict(model, part).assign(**{LEAD: part[LEAD].to_numpy()}))
+                predicted = predict(model, part.drop(columns=[LEAD]))
+                parts.append(predicted.assign(**{LEAD: part[LEAD].to_numpy()}))
         if on_model:
             on_model(done, len(groups))
         for _ in group:
