@@ -4,6 +4,8 @@ as before; the baselines and the backtest score each lead."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,9 @@ from energy_assets.domain.forecasting.features import (
     build_origin_features,
     feature_columns,
 )
-from energy_assets.domain.forecasting.leads import issued_after
+from energy_assets.domain.forecasting.leads import issue_features, issued_after, rotating_leads
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
+from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
 from energy_assets.domain.prices import published_at
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
 from energy_assets.domain.sources.prices import SimulatedPrices
@@ -135,3 +139,66 @@ def test_the_backtest_scores_every_lead_on_the_same_days(
     assert result.by_lead[3]["naive_last_day"] != result.by_lead[1]["naive_last_day"]
     report = result.to_json_dict()
     assert set(report["by_lead"]) == {"1", "3"}
+
+
+@pytest.fixture(scope="module")
+def weekly(history: pd.DataFrame, prices: pd.DataFrame) -> WeeklyModel:
+    """A week's model reaching 5 days, trained on the simulated history before 2023-03-13."""
+    return train_weekly_model(
+        history[history[TIME] < WEEK],
+        WEEK,
+        training_weeks=8,
+        validation_days=7,
+        params={"num_boost_round": 60},
+        prices=prices,
+        horizon=5,
+    )
+
+
+WEEK = pd.Timestamp("2023-03-13", tz="UTC")
+
+
+def test_a_weekly_model_forecasts_every_lead_each_with_the_band_of_its_lead(
+    weekly: WeeklyModel, history: pd.DataFrame, prices: pd.DataFrame
+) -> None:
+    model = weekly.model
+    assert model.further is not None and model.horizon == 5
+    assert sorted(model.lead_bands) == [2, 3, 4, 5]
+    assert sorted(weekly.lead_validation) == [2, 3, 4, 5]
+    for scores in weekly.lead_validation.values():
+        assert set(scores) == {"model", "naive_last_day", "naive_last_week"}
+        assert np.isfinite(scores["model"]["wape"])
+    # The further leads' forecasts of an issue: every day, finite, inside their band.
+    further = issue_features(history, pd.DatetimeIndex([WEEK]), prices, 5)
+    forecast = predict(model, further)
+    assert sorted(forecast[LEAD].unique()) == [2, 3, 4, 5]
+    assert list(forecast[TIME]) == list(further[TIME])  # the input's order
+    values = forecast[[P10, PREDICTION, P90]].to_numpy()
+    assert np.isfinite(values).all()
+    assert (values[:, 0] <= values[:, 1]).all() and (values[:, 1] <= values[:, 2]).all()
+    # Its point forecast is the further leads' model's, not the day-ahead model's.
+    day_ahead = predict(model, further.drop(columns=LEAD))
+    assert not np.allclose(day_ahead[PREDICTION], forecast[PREDICTION])
+
+
+def test_a_day_ahead_model_refuses_further_leads_by_name(
+    weekly: WeeklyModel, history: pd.DataFrame, prices: pd.DataFrame
+) -> None:
+    day_ahead_only = dataclasses.replace(weekly.model, further=None, lead_bands={})
+    further = issue_features(history, pd.DatetimeIndex([WEEK]), prices, 3)
+    with pytest.raises(ValueError, match="forecasts the day ahead only; retrain its week"):
+        predict(day_ahead_only, further)
+    beyond = issue_features(history, pd.DatetimeIndex([WEEK]), prices, 6)
+    with pytest.raises(ValueError, match="forecasts leads up to 5, not 6"):
+        predict(weekly.model, beyond)
+
+
+def test_an_issue_is_dated_by_its_farthest_day() -> None:
+    origin = pd.Timestamp("2023-03-13", tz="UTC")
+    assert origin + issued_after(1) == origin  # the day ahead: at its origin
+    # Leads to 14: at noon UTC on the day before the 14th day, after its auction.
+    assert origin + issued_after(14) == pd.Timestamp("2023-03-25 12:00", tz="UTC")
+    assert list(rotating_leads(pd.date_range(origin, periods=4, tz="UTC"), 3)) in (
+        [2, 3, 2, 3],
+        [3, 2, 3, 2],
+    )
