@@ -1,8 +1,9 @@
 """Backfill cost of `forecast_monitoring`: one single-run backfill vs one run per partition.
 
-Three years of simulator actuals are written straight to local storage, with forecasts made
-from them by multiplying each hour by seeded noise (the monitoring step scores whatever
-forecasts it finds, so their origin does not change its cost). Both runs go through Dagster
+Three years of simulator actuals are written straight to local storage, with each day's issue
+(the day and the horizon's further days, at their leads) made from them by multiplying each hour
+by seeded noise (the monitoring step scores whatever forecasts it finds, so their origin does not
+change its cost; each day reads the horizon's issues that forecast it). Both runs go through Dagster
 against a persistent SQLite instance in a temporary folder; the per-partition figure is the
 mean of a sample of in-process single-partition runs in the same process, extrapolated to the
 whole range.
@@ -23,23 +24,33 @@ import pandas as pd
 from workspace import backfill_workspace
 
 
-def seed_storage(storage: Any, source: Any, first: dt.date, end: dt.date) -> None:
-    """Actuals of [first, end] and forecasts made from them with seeded noise, one file a day."""
+def seed_storage(storage: Any, source: Any, first: dt.date, end: dt.date, horizon: int) -> None:
+    """Actuals of [first, end] and, for each day, the issue that forecasts it and the horizon's
+    further days, made from the actuals with seeded noise growing with the lead."""
     from energy_assets import names
+    from energy_assets.domain.forecasting.features import LEAD, ORIGIN
+    from energy_assets.domain.forecasting.leads import issue_frame
     from energy_assets.storage.objects import object_key
 
     actuals = source.fetch(
         pd.Timestamp(first, tz="UTC"), pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")
     )
-    noise = np.random.default_rng(0).lognormal(0.0, 0.06, len(actuals))
-    forecasts = actuals.drop(columns="consumption_kwh").assign(
-        prediction_kwh=actuals["consumption_kwh"].to_numpy() * noise,
-        model_uri="models:/bench/1",
-    )
     for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
         storage.write_parquet(object_key(names.RAW, str(day.date())), part)
-    for day, part in forecasts.groupby(forecasts["datetime_utc"].dt.floor("D")):
-        storage.write_parquet(object_key(names.PREDICTIONS, str(day.date())), part)
+    days = actuals["datetime_utc"].dt.floor("D")
+    rng = np.random.default_rng(0)
+    for origin in pd.date_range(first, end, tz="UTC"):
+        rows = actuals[(days >= origin) & (days < origin + pd.Timedelta(days=horizon))]
+        lead = ((rows["datetime_utc"].dt.floor("D") - origin).dt.days + 1).to_numpy()
+        noise = rng.lognormal(0.0, 0.04 + 0.005 * lead)
+        forecasts = rows.drop(columns="consumption_kwh").assign(
+            prediction_kwh=rows["consumption_kwh"].to_numpy() * noise,
+            model_uri="models:/bench/1",
+            **{LEAD: lead},
+        )
+        issue = issue_frame(forecasts, pd.Series(origin, index=forecasts.index), horizon)
+        assert (issue[ORIGIN] == origin).all()
+        storage.write_parquet(object_key(names.PREDICTIONS, str(origin.date())), issue)
 
 
 def main() -> None:
@@ -60,7 +71,13 @@ def main() -> None:
     n_days = (end - first).days + 1
 
     t0 = time.perf_counter()
-    seed_storage(LocalStorage(settings.storage_dir), source_from_settings(settings), first, end)
+    seed_storage(
+        LocalStorage(settings.storage_dir),
+        source_from_settings(settings),
+        first,
+        end,
+        settings.horizon_days,
+    )
     setup = time.perf_counter() - t0
 
     defs = build_definitions(settings)
