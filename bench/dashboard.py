@@ -1,27 +1,32 @@
-"""Dashboard latency with a year of stored data: 76 series x 365 days of forecasts, actuals and
-monitoring in local storage, served by gunicorn on 127.0.0.1 the way production serves it
+"""Dashboard latency with a year of stored data: 76 series x 365 days of actuals through the
+newest published day, a daily issue of forecasts reaching `--leads` days (the newest through
+tomorrow, as a current deployment stores them) and the monitoring of each day by lead, in local
+storage, served by gunicorn on 127.0.0.1 the way production serves it
 (`-c python:dash_app.gunicorn_config`).
 
 Cold start: gunicorn started afresh `--cold-runs` times with one worker; from the moment its
 port accepts connections, the first `/api/health`, then the first page load (the requests a
-browser makes for the forecast page: the page, layout, dependencies and its four callbacks),
+browser makes for the forecast page, which opens on tomorrow: the page, layout, dependencies and
+its four callbacks),
 then five more page loads; medians over the runs, and the first page load as a ratio of the
 later ones. The first page load is measured twice: at once, while the worker's start-up readers
 are still reading (it shares the CPU with them), and once the worker's health is no longer
 `starting` and its champion is known (what a visitor routed by a readiness check meets). The
 champion's MLflow store is the local SQLite one (`make dashboard`'s default).
 
-Warm latency, over random series and days: the forecast-page callback (`POST
-/_dash-update-component`, as the browser sends it) and `/api/predictions`, and the layout
-endpoint as the baseline of the same server and client. Forecasts are simulator actuals times
-seeded noise; the latency does not depend on where they came from.
+Warm latency, over random series and issue days: the forecast-page callback (`POST
+/_dash-update-component`, as the browser sends it) and `/api/predictions` (the newest forecast
+of the day, every other request at a random lead), and the layout endpoint as the baseline of
+the same server and client. Forecasts are simulator actuals times seeded noise; the latency does
+not depend on where they came from.
 
-    python bench/dashboard.py [--requests 400] [--workers 2] [--cold-runs 5]
+    python bench/dashboard.py [--requests 400] [--workers 2] [--cold-runs 5] [--leads 14]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import socket
@@ -39,33 +44,48 @@ import pandas as pd
 import requests
 
 
-def seed(storage_dir: Path, first: str, days: int) -> list[str]:
+def seed(storage_dir: Path, newest: dt.date, days: int, leads: int) -> list[str]:
+    """The actuals of `days` days through `newest` and the week before them; the issue of each
+    of those days and of the day after (forecasting `leads` days from its own); each day's
+    monitoring by lead. Returns the issue days."""
     from energy_assets import names
+    from energy_assets.domain.forecasting.features import LEAD, ORIGIN
+    from energy_assets.domain.forecasting.leads import ISSUED_AT, issued_after
     from energy_assets.domain.monitoring.accuracy import score_series
+    from energy_assets.domain.schema import TIME, VALUE
     from energy_assets.domain.sources.simulator import SimulatorSource
     from energy_assets.storage.objects import LocalStorage, object_key
 
     storage = LocalStorage(storage_dir)
-    start = pd.Timestamp(first, tz="UTC")
-    actuals = SimulatorSource(seed=7).fetch(
-        start - pd.Timedelta(days=7), start + pd.Timedelta(days=days)
+    end = pd.Timestamp(newest, tz="UTC") + pd.Timedelta(days=1)
+    start = end - pd.Timedelta(days=days)
+    simulated = SimulatorSource(seed=7).fetch(
+        start - pd.Timedelta(days=7), end + pd.Timedelta(days=leads)
     )
-    noise = np.random.default_rng(0).lognormal(0, 0.05, len(actuals))
-    point = actuals["consumption_kwh"].to_numpy() * noise
-    forecast = actuals.drop(columns="consumption_kwh").assign(
-        prediction_kwh=point, p10_kwh=point * 0.9, p90_kwh=point * 1.1, model_uri="models:/m/1"
-    )
-    day_of = actuals["datetime_utc"].dt.strftime("%Y-%m-%d")
-    keys = sorted(day_of.unique())
-    for key, part in actuals.groupby(day_of):
-        storage.write_parquet(object_key(names.RAW, key), part)
-    predicted = keys[7:]
-    for key in predicted:
-        part = forecast[day_of == key]
-        storage.write_parquet(object_key(names.PREDICTIONS, key), part)
-        scores = score_series(part, actuals[day_of == key])
-        storage.write_parquet(object_key(names.MONITORING, key), scores)
-    return predicted
+    actuals = simulated[simulated[TIME] < end]
+    for key, part in actuals.groupby(actuals[TIME].dt.strftime("%Y-%m-%d")):
+        storage.write_parquet(object_key(names.RAW, str(key)), part)
+    rng = np.random.default_rng(0)
+    scores: dict[str, list[pd.DataFrame]] = {}
+    issues = pd.date_range(start, end, freq="D")
+    for origin in issues:
+        ahead = (simulated[TIME] - origin).dt.days
+        rows = simulated[(ahead >= 0) & (ahead < leads)]
+        lead = ahead[rows.index].to_numpy() + 1
+        point = rows[VALUE].to_numpy() * rng.lognormal(0, 0.05, len(rows)) * (1 + 0.03 * (lead - 1))
+        issue = rows.drop(columns=VALUE).assign(
+            prediction_kwh=point, p10_kwh=point * 0.9, p90_kwh=point * 1.1, model_uri="models:/m/1"
+        )
+        issue[ORIGIN], issue[LEAD], issue[ISSUED_AT] = origin, lead, origin + issued_after(leads)
+        storage.write_parquet(object_key(names.PREDICTIONS, f"{origin:%Y-%m-%d}"), issue)
+        known = issue[issue[TIME] < end]
+        if len(known):
+            scored = score_series(known, actuals[actuals[TIME] >= origin])
+            for day, part in scored.groupby(scored["day"].dt.strftime("%Y-%m-%d")):
+                scores.setdefault(str(day), []).append(part)
+    for day, parts in scores.items():
+        storage.write_parquet(object_key(names.MONITORING, day), pd.concat(parts))
+    return [f"{origin:%Y-%m-%d}" for origin in issues]
 
 
 def free_port() -> int:
@@ -88,9 +108,9 @@ def p(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def start_gunicorn(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_gunicorn(work: Path, workers: int, leads: int) -> tuple[subprocess.Popen[bytes], str]:
     """The dashboard under gunicorn with the production settings, on a free port of 127.0.0.1,
-    over `work`'s storage."""
+    over `work`'s storage, whose issues reach `leads` days."""
     port = free_port()
     env = {
         **os.environ,
@@ -98,6 +118,7 @@ def start_gunicorn(work: Path, workers: int) -> tuple[subprocess.Popen[bytes], s
         "ENERGY_STATE_DIR": str(work / "state"),
         "ENERGY_DASHBOARD_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
+        "ENERGY_FORECAST_LEADS": str(leads),
         "DO_NOT_TRACK": "1",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -172,7 +193,7 @@ def callback_body(
 def page_load(session: requests.Session, base: str, day: str) -> float:
     """ms for the requests a browser makes to open the forecast page (scripts aside, which it
     caches): the page, its layout and dependencies, then the page's content, the status cards,
-    the series selector and the forecast of the first series on the newest day."""
+    the series selector and the forecasts of the first series through `day` (tomorrow)."""
     url = [("url", "pathname", "/")]
     posts = [
         callback_body([("page", "children")], url, "url.pathname"),
@@ -210,12 +231,12 @@ def settled(session: requests.Session, base: str) -> float:
         time.sleep(0.05)
 
 
-def cold_start(work: Path, day: str, settle: bool) -> dict[str, float]:
+def cold_start(work: Path, day: str, settle: bool, leads: int) -> dict[str, float]:
     """One fresh gunicorn with one worker: seconds until the port opens, then ms of the first
     /api/health, of the first page load (at once, or once the start-up reads are done:
     `settle`) and (median) of the five after it."""
     started = time.perf_counter()
-    server, base = start_gunicorn(work, workers=1)
+    server, base = start_gunicorn(work, workers=1, leads=leads)
     try:
         wait_for_port(base)
         opened = time.perf_counter() - started
@@ -236,20 +257,30 @@ def cold_start(work: Path, day: str, settle: bool) -> dict[str, float]:
 
 
 def measure(
-    session: requests.Session, base: str, days: list[str], n: int
+    session: requests.Session, base: str, days: list[str], n: int, leads: int
 ) -> dict[str, list[float]]:
     """Latencies (ms) of the layout (baseline), the API and the forecast callback."""
     from energy_assets.domain.datasets import DE35_SERIES
 
     rng = random.Random(0)
-    # Separate samples, so one measurement does not warm the caches of the other.
-    api_picks = iter([(rng.choice(DE35_SERIES.values), rng.choice(days)) for _ in range(n)])
+    # Separate samples, so one measurement does not warm the caches of the other. Every other
+    # API request asks for a lead, of a day late enough for an issue to have made it.
+    api_picks = iter(
+        [
+            (rng.choice(DE35_SERIES.values), rng.choice(days[leads - 1 :]), rng.randint(1, leads))
+            if i % 2
+            else (rng.choice(DE35_SERIES.values), rng.choice(days), None)
+            for i in range(n)
+        ]
+    )
     callback_picks = iter([(rng.choice(DE35_SERIES.values), rng.choice(days)) for _ in range(n)])
 
     def api() -> requests.Response:
-        (area, code), day = next(api_picks)
+        (area, code), day, lead = next(api_picks)
         params = {"area": area, "consumer_type": code, "date": day}
-        return session.get(f"{base}/api/predictions", params=params)
+        return session.get(
+            f"{base}/api/predictions", params=params | ({"lead": lead} if lead else {})
+        )
 
     def callback() -> requests.Response:
         (area, code), day = next(callback_picks)
@@ -269,14 +300,25 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--cold-runs", type=int, default=5)
+    # The default horizon: the publication delay (12 days), the day being published, tomorrow.
+    parser.add_argument("--leads", type=int, default=14)
     args = parser.parse_args()
+
+    from energy_assets.domain.calendar import published_day
 
     work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     t0 = time.perf_counter()
-    days = seed(work / "storage", "2022-01-01", args.days)
-    print(f"seeded {len(days)} days x 76 series in {time.perf_counter() - t0:.1f} s under {work}")
+    now = dt.datetime.now(dt.UTC)
+    # The newest actuals are the newest published day, so the newest issue reaches tomorrow.
+    newest = published_day(now, args.leads - 2)
+    days = seed(work / "storage", newest, args.days, args.leads)
+    print(
+        f"seeded {args.days} days x 76 series and {len(days)} issues of {args.leads} days in "
+        f"{time.perf_counter() - t0:.1f} s under {work}"
+    )
+    tomorrow = (now.date() + dt.timedelta(days=1)).isoformat()
     for settle in (False, True) if args.cold_runs else ():
-        runs = [cold_start(work, days[-1], settle) for _ in range(args.cold_runs)]
+        runs = [cold_start(work, tomorrow, settle, args.leads) for _ in range(args.cold_runs)]
         when = "once the start-up reads are done" if settle else "at once"
         print(
             f"cold start, first page {when}: a fresh gunicorn with one worker, "
@@ -294,11 +336,11 @@ def main() -> int:
             r["first page load (ms)"] / r["later page loads (ms)"] for r in runs
         )
         print(f"first page load / later page loads: {ratio:.2f}x (median over runs)")
-    server, base = start_gunicorn(work, args.workers)
+    server, base = start_gunicorn(work, args.workers, args.leads)
     try:
         session = requests.Session()
         wait_until_up(session, base)
-        latencies = measure(session, base, days, args.requests)
+        latencies = measure(session, base, days, args.requests, args.leads)
     finally:
         server.terminate()
         server.wait(timeout=30)

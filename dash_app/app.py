@@ -39,7 +39,7 @@ def create_app(
             html.Header(
                 [
                     html.H1(
-                        "Danish electricity consumption: day-ahead forecasts",
+                        "Danish electricity consumption: forecasts through tomorrow",
                         className="h4 my-3",
                     ),
                     pages.nav(),
@@ -102,10 +102,12 @@ def _add_callbacks(app: Dash, store: DashboardStore) -> None:
     @app.callback(
         Output("accuracy-table", "data"),
         Output("accuracy-heatmap", "figure"),
+        Output("accuracy-leads", "data"),
         Input("accuracy-area", "value"),
+        Input("accuracy-lead", "value"),
     )
-    def _accuracy(area: str | None) -> tuple[Any, ...]:
-        return pages.update_accuracy(store, area)
+    def _accuracy(area: str | None, lead: int | None) -> tuple[Any, ...]:
+        return pages.update_accuracy(store, area, lead)
 
 
 def _add_routes(server: Flask, store: DashboardStore) -> None:
@@ -122,11 +124,11 @@ def _add_routes(server: Flask, store: DashboardStore) -> None:
             payload = views.predictions_payload(store, dict(request.args))
         except views.BadRequest as exc:
             return jsonify({"error": str(exc)}), 400
+        except views.NotStored as exc:
+            return jsonify({"error": str(exc)}), 404
         except Exception:  # unreadable storage: a JSON answer, the details in the server log
             server.logger.exception("/api/predictions failed")
             return jsonify({"error": "the stored predictions could not be read"}), 503
-        if payload is None:
-            return jsonify({"error": f"no predictions stored for {dict(request.args)}"}), 404
         return jsonify(payload), 200
 
     @server.get("/reports/drift/<day>")

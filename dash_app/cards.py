@@ -3,11 +3,14 @@
 Each card has a stable id, a value, a short caption and a state that sets its colour:
 `ok` green, `warn` amber, `bad` red, `none` grey (nothing stored to judge).
 
-- `card-mape`: the newest monitored day's pooled MAPE against the warn and alert thresholds
-  (green up to warn, amber up to alert, red above or when the day could not be scored).
-- `card-freshness`: the newest stored day of actuals against the newest day the source has
-  published (the health page's rule: at most a day behind is fresh).
-- `card-version`: the model version the newest stored predictions name, and its model week.
+- `card-mape`: the newest monitored day's pooled MAPE of the alert lead's forecasts against the
+  warn and alert thresholds (green up to warn, amber up to alert, red above or when the day
+  could not be scored).
+- `card-freshness`: the newest stored day of actuals, how many days old it is, and how it
+  compares with the newest day the source has published (the health page's rule: at most a day
+  behind is fresh). The forecasts shown run from that day through tomorrow.
+- `card-version`: the model version the newest stored issue of forecasts names, and its model
+  week.
 - `card-alert`: the level and day of the last alert raised (red for ALERT or FAILURE, amber
   for WARN, green for none or OK).
 """
@@ -71,6 +74,10 @@ def version_label(uri: str) -> str:
     return f"v{version}" if name.startswith("models:/") and version else uri
 
 
+def days(count: int) -> str:
+    return f"{count:,} day{'s' if count != 1 else ''}"
+
+
 def mape_card(store: DashboardStore) -> Card:
     settings = store.settings
     warn, alert = settings.mape_warn, settings.mape_alert
@@ -86,22 +93,25 @@ def mape_card(store: DashboardStore) -> Card:
         "card-mape",
         "Pooled MAPE",
         percent(mape),
-        f"{day} · {thresholds}",
+        f"{day} · {days(settings.alert_lead)} ahead · {thresholds}",
         LEVEL_STATES[level.value],
     )
 
 
 def freshness_card(store: DashboardStore, now: dt.datetime | None = None) -> Card:
+    now = now or dt.datetime.now(dt.UTC)
     newest, expected, fresh = views.data_freshness(store, now)
     if newest is None:
-        return Card("card-freshness", "Data freshness", "no data", f"expected {expected}", "bad")
-    behind = (expected - dt.date.fromisoformat(newest)).days
-    lag = "up to date" if behind <= 0 else f"{behind:,} day{'s' if behind != 1 else ''} behind"
+        return Card("card-freshness", "Newest actuals", "no data", f"expected {expected}", "bad")
+    day = dt.date.fromisoformat(newest)
+    age = (now.astimezone(dt.UTC).date() - day).days
+    behind = (expected - day).days
+    lag = "up to date" if behind <= 0 else f"{days(behind)} behind"
     return Card(
         "card-freshness",
-        "Data freshness",
+        "Newest actuals",
         newest,
-        f"newest actuals · expected {expected} · {lag}",
+        f"{days(age)} old · expected {expected} · {lag}",
         "ok" if fresh else "bad",
     )
 
@@ -119,7 +129,7 @@ def version_card(store: DashboardStore) -> Card:
         "card-version",
         "Serving model",
         ", ".join(version_label(uri) for uri in serving.uris),
-        f"model {', '.join(names)} · week of {serving.week} · forecasts {serving.day}",
+        f"model {', '.join(names)} · week of {serving.week} · issue of {serving.day}",
         "ok",
     )
 
@@ -139,7 +149,7 @@ def _level(level: str) -> str:
 
 CARDS: tuple[tuple[str, str, Callable[[DashboardStore], Card]], ...] = (
     ("card-mape", "Pooled MAPE", mape_card),
-    ("card-freshness", "Data freshness", freshness_card),
+    ("card-freshness", "Newest actuals", freshness_card),
     ("card-version", "Serving model", version_card),
     ("card-alert", "Last alert", alert_card),
 )

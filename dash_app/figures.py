@@ -26,6 +26,7 @@ def forecast_figure(
     forecast: pd.DataFrame,
     title: str,
     prices: pd.DataFrame | None = None,
+    subtitle: str = "",
 ) -> go.Figure:
     """The last days of actuals, the day's actuals if known, and the forecast with its band;
     under them, on the same time axis, the day-ahead prices of those days where given.
@@ -54,9 +55,10 @@ def forecast_figure(
             )
         )
     fig.update_layout(
-        title=title,
+        # The days on a line of their own: with the series they would not fit a phone.
+        title={"text": title, "subtitle": {"text": subtitle}},
         yaxis={"title": {"text": "kWh per hour"}, "tickformat": ","},
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        margin={"l": 60, "r": 20, "t": 70 if subtitle else 50, "b": 40},
         legend=LEGEND,
         template="plotly_white",
     )
@@ -68,8 +70,18 @@ def forecast_figure(
 
 
 def _add_forecast(fig: go.Figure, forecast: pd.DataFrame) -> None:
-    """The P10-P90 band and the point forecast."""
+    """The P10-P90 band and the point forecast; its hover names each day's lead and issue
+    where the frame has `lead_days` and `issued_at`."""
     t = forecast["datetime_utc"].dt.tz_convert(LOCAL_TZ)
+    issued: dict[str, object] = {}
+    if {"lead_days", "issued_at"} <= set(forecast.columns):
+        at = pd.to_datetime(forecast["issued_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
+        issued = {
+            "customdata": np.column_stack([forecast["lead_days"].to_numpy(), at.to_numpy()]),
+            "hovertemplate": "forecast "
+            + KWH_HOVER
+            + "<br>lead %{customdata[0]} · issued %{customdata[1]}<extra></extra>",
+        }
     fig.add_trace(
         go.Scatter(
             x=t,
@@ -97,7 +109,7 @@ def _add_forecast(fig: go.Figure, forecast: pd.DataFrame) -> None:
             y=forecast["prediction_kwh"],
             name="forecast",
             line={"color": FORECAST, "width": 2},
-            hovertemplate="forecast " + KWH_HOVER + "<extra></extra>",
+            **({"hovertemplate": "forecast " + KWH_HOVER + "<extra></extra>"} | issued),
         )
     )
 
@@ -119,7 +131,9 @@ def _add_prices(fig: go.Figure, prices: pd.DataFrame) -> None:
     fig.update_xaxes(title_text="Danish local time", row=2, col=1)
 
 
-def accuracy_figure(daily: pd.DataFrame, warn: float, alert: float) -> go.Figure:
+def accuracy_figure(
+    daily: pd.DataFrame, warn: float, alert: float, title: str = "Accuracy per day"
+) -> go.Figure:
     """Pooled WAPE and median series MAPE per day, with the warn and alert thresholds of the
     pooled MAPE the alerts use. `daily` has `day`, `wape`, `mape`, `mape_median`."""
     fig = go.Figure()
@@ -144,14 +158,14 @@ def accuracy_figure(daily: pd.DataFrame, warn: float, alert: float) -> go.Figure
         # One tick a day while there are few (no half-day ticks), Plotly's choice beyond.
         xaxis={"tickformat": "%b %-d", "dtick": 86_400_000 if len(daily) <= 14 else None},
         template="plotly_white",
-        title="Accuracy per day",
+        title=title,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         legend=LEGEND,
     )
     return fig
 
 
-def heatmap_figure(series: pd.DataFrame) -> go.Figure:
+def heatmap_figure(series: pd.DataFrame, title: str = "MAPE per series and day") -> go.Figure:
     """Per-series MAPE, series by day. `series` has `day`, `series`, `mape`."""
     table = series.pivot_table(index="series", columns="day", values="mape", aggfunc="mean")
     fig = go.Figure(
@@ -167,7 +181,7 @@ def heatmap_figure(series: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="MAPE per series and day",
+        title=title,
         xaxis={"type": "category"},
         template="plotly_white",
         height=max(400, 14 * len(table.index)),

@@ -63,7 +63,8 @@ class Champion:
 
 
 def read_storage_facts(store: DashboardStore) -> StorageFacts:
-    """Reachability, the newest stored day of actuals and of forecasts, and the last alert.
+    """Reachability, the newest stored day of actuals, the newest issue of forecasts and the
+    last alert.
     Errors go to the server log, one line each: probes ask every few seconds."""
     try:
         store.storage.ping(timeout_seconds=PING_SECONDS)
@@ -72,7 +73,7 @@ def read_storage_facts(store: DashboardStore) -> StorageFacts:
         return StorageFacts(
             False, f"{store.storage.base_uri} cannot be reached (the server log has why)"
         )
-    raw = store.partitions(names.RAW)
+    newest_raw = views.newest_actuals(store)
     predicted = store.partitions(names.PREDICTIONS)
     alerts = store.alerts()
     last = None
@@ -82,7 +83,7 @@ def read_storage_facts(store: DashboardStore) -> StorageFacts:
     return StorageFacts(
         True,
         store.storage.base_uri,
-        raw[-1] if raw else None,
+        newest_raw,
         predicted[-1] if predicted else None,
         last,
     )

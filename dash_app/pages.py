@@ -5,6 +5,7 @@ One list of pages, `PAGES`, serves the navigation, the router and the screenshot
 
 from __future__ import annotations
 
+import datetime as dt
 import html as html_text
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,60 +73,66 @@ def series_options(series: SeriesSet | None, area: str | None) -> list[dict[str,
     return options
 
 
-def forecast_page(store: DashboardStore) -> html.Div:
+def selector(label: str, control: Any, **sizes: Any) -> dbc.Col:
+    """A labelled control in a column of a selectors row."""
+    return dbc.Col(
+        [dbc.Label(label, html_for=control.id, className="small d-block"), control], **sizes
+    )
+
+
+def day_picker(store: DashboardStore, tomorrow: dt.date) -> dcc.DatePickerSingle:
+    """On tomorrow; any day from the first issue through the farthest one forecast."""
     days = store.partitions(names.PREDICTIONS)
-    newest = days[-1] if days else None
+    reach = dt.timedelta(days=store.settings.horizon_days - 1)
+    last = max(tomorrow, dt.date.fromisoformat(days[-1]) + reach) if days else tomorrow
+    return dcc.DatePickerSingle(
+        id="forecast-date",
+        date=tomorrow.isoformat(),
+        min_date_allowed=days[0] if days else None,
+        max_date_allowed=last.isoformat(),
+        display_format="YYYY-MM-DD",
+    )
+
+
+def forecast_page(store: DashboardStore, today: dt.date | None = None) -> html.Div:
+    """Opens on tomorrow (UTC): the newest forecast of each day from the newest actuals
+    through it."""
+    tomorrow = (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
     series = views.stored_series(store)
     areas = sorted(set(series.areas())) if series is not None else list(AREAS)
     area = areas[0] if areas else None
     options = series_options(series, area)
+    first = options[0]["value"] if options else None
     return html.Div(
         [
             html.H2("Forecast", className="h4"),
             dbc.Row(
                 [
-                    dbc.Col(
-                        [
-                            dbc.Label("Price area", html_for="forecast-area", className="small"),
-                            dcc.Dropdown(
-                                [{"label": a, "value": a} for a in areas],
-                                area,
-                                id="forecast-area",
-                                clearable=False,
-                            ),
-                        ],
+                    selector(
+                        "Price area",
+                        dcc.Dropdown(
+                            [{"label": a, "value": a} for a in areas],
+                            area,
+                            id="forecast-area",
+                            clearable=False,
+                        ),
                         xs=4,
                         md=2,
                     ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Series", html_for="forecast-type", className="small"),
-                            dcc.Dropdown(
-                                options,
-                                options[0]["value"] if options else None,
-                                id="forecast-type",
-                                clearable=False,
-                            ),
-                        ],
+                    selector(
+                        "Series",
+                        dcc.Dropdown(options, first, id="forecast-type", clearable=False),
                         xs=8,
                         md=4,
                     ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Day", html_for="forecast-date", className="small d-block"),
-                            dcc.DatePickerSingle(
-                                id="forecast-date",
-                                date=newest,
-                                min_date_allowed=days[0] if days else None,
-                                max_date_allowed=newest,
-                                display_format="YYYY-MM-DD",
-                            ),
-                        ],
-                        xs=12,
-                        md="auto",
-                    ),
+                    selector("Day", day_picker(store, tomorrow), xs=12, md="auto"),
                 ],
                 className="g-2 align-items-end",
+            ),
+            html.P(
+                "The newest forecast of each day from the newest actuals through the chosen "
+                "day (tomorrow unless chosen), with its P10-P90 band; hover for its lead.",
+                className="small text-secondary my-2",
             ),
             html.Div(id="forecast-banner", className="alert alert-warning my-2", style=HIDDEN),
             html.Div(id="forecast-version", className="my-2 text-secondary text-break"),
@@ -146,31 +153,68 @@ def accuracy_colours(warn: float, alert: float) -> list[dict[str, Any]]:
     ]
 
 
+def ahead(lead: int) -> str:
+    return f"{lead} day{'s' if lead != 1 else ''} ahead"
+
+
+def lead_options(store: DashboardStore) -> tuple[list[dict[str, Any]], int]:
+    """The leads scored, and the one shown first: the alert lead where it was scored."""
+    leads = views.leads_scored(store) or [store.settings.alert_lead]
+    alert_lead = store.settings.alert_lead
+    options = [{"label": ahead(n), "value": n} for n in leads]
+    return options, alert_lead if alert_lead in leads else leads[0]
+
+
+def leads_table(warn: float, alert: float) -> DataTable:
+    """Each lead's figures pooled over every monitored day (rows: `update_accuracy`)."""
+    return DataTable(
+        id="accuracy-leads",
+        columns=[
+            {"name": "days ahead", "id": "lead_days", "type": "numeric"},
+            {"name": "days scored", "id": "days", "type": "numeric"},
+            {"name": "MAPE", "id": "mape", "type": "numeric", "format": PERCENT},
+            {"name": "WAPE", "id": "wape", "type": "numeric", "format": PERCENT},
+            {"name": "bias", "id": "bias", "type": "numeric", "format": PERCENT},
+        ],
+        style_data_conditional=accuracy_colours(warn, alert),
+        **TABLE_STYLE,  # type: ignore[arg-type]
+    )
+
+
 def accuracy_page(store: DashboardStore) -> html.Div:
     settings = store.settings
     warn, alert = settings.mape_warn, settings.mape_alert
+    leads, lead = lead_options(store)
+    areas = [{"label": "both areas", "value": "all"}] + [{"label": a, "value": a} for a in AREAS]
     return html.Div(
         [
             html.H2("Accuracy", className="h4"),
             dcc.Graph(id="accuracy-graph", figure=accuracy_over_time(store), config=GRAPH_CONFIG),
             dbc.Row(
-                dbc.Col(
-                    [
-                        dbc.Label("Price area", html_for="accuracy-area", className="small"),
-                        dcc.Dropdown(
-                            [{"label": "both areas", "value": "all"}]
-                            + [{"label": a, "value": a} for a in AREAS],
-                            "all",
-                            id="accuracy-area",
-                            clearable=False,
-                        ),
-                    ],
-                    xs=6,
-                    md=3,
-                ),
+                [
+                    selector(
+                        "Price area",
+                        dcc.Dropdown(areas, "all", id="accuracy-area", clearable=False),
+                        xs=6,
+                        md=3,
+                    ),
+                    selector(
+                        "Lead of the per-series figures",
+                        dcc.Dropdown(leads, lead, id="accuracy-lead", clearable=False),
+                        xs=6,
+                        md=3,
+                    ),
+                ],
                 className="g-2 my-2",
             ),
-            html.H3("Per-series MAPE, newest day", className="h5 mt-3"),
+            html.H3("Accuracy by lead, over every monitored day", className="h5 mt-3"),
+            html.P(
+                "Each lead's forecasts pooled over the days and series scored (the area above "
+                "narrows them): how far ahead the forecasts stay useful.",
+                className="small text-secondary",
+            ),
+            leads_table(warn, alert),
+            html.H3("Per-series MAPE, newest day, at the lead chosen", className="h5 mt-3"),
             html.P(
                 f"Sort by a column's arrows; filter by typing in the row under the headers "
                 f"(e.g. DK2 under series, > 10 under MAPE). MAPE above {warn * 100:g} % is amber, "
@@ -309,8 +353,11 @@ def health_page(store: DashboardStore) -> html.Div:
 
 
 def accuracy_over_time(store: DashboardStore) -> go.Figure:
+    """Per day, the accuracy of the alert lead's forecasts: what the alerts judge."""
+    settings = store.settings
+    title = f"Accuracy per day, {ahead(settings.alert_lead)}"
     daily = views.daily_accuracy(store)
-    return figures.accuracy_figure(daily, store.settings.mape_warn, store.settings.mape_alert)
+    return figures.accuracy_figure(daily, settings.mape_warn, settings.mape_alert, title)
 
 
 def models_page(store: DashboardStore) -> html.Div:
@@ -375,36 +422,45 @@ def update_forecast(
         view = views.forecast_view(store, chosen, views.parse_day(day))
     except views.BadRequest as exc:
         return go.Figure(), "", str(exc), BANNER
-    title = f"{views.series_title(chosen)} · {day}"
-    figure = figures.forecast_figure(view.actuals, view.forecast, title, view.prices)
+    shown = day if view.first.isoformat() == day else f"{view.first} to {day}"
+    title = views.series_title(chosen)
+    figure = figures.forecast_figure(view.actuals, view.forecast, title, view.prices, shown)
     version = f"Model version: {view.model_uri}" if view.model_uri else ""
     if view.problems:
         return figure, version, " ".join(view.problems), BANNER
     return figure, version, "", HIDDEN
 
 
+def _pct(value: Any) -> float | None:
+    """Percentages (22.78 for 0.2278): the tables show "22.8 %" and filter on "> 10"."""
+    return round(float(value) * 100, 4) if pd.notna(value) else None
+
+
 def update_accuracy(
-    store: DashboardStore, area: str | None
-) -> tuple[list[dict[str, Any]], go.Figure]:
-    """Rows of the per-series table (newest day) and the heat map, for one area or both."""
-    series = views.series_accuracy(store, area)
+    store: DashboardStore, area: str | None, lead: Any = None
+) -> tuple[list[dict[str, Any]], go.Figure, list[dict[str, Any]]]:
+    """Rows of the per-series table (newest day) and the heat map at one lead (the alert
+    lead unless chosen), and the rows of the by-lead table, for one area or both."""
+    chosen = lead if isinstance(lead, int) else store.settings.alert_lead
+    by_lead = [
+        {"lead_days": int(r["lead_days"]), "days": int(r["days"]), "mape": _pct(r["mape"]),
+         "wape": _pct(r["wape"]), "bias": _pct(r["bias"])}
+        for r in views.lead_accuracy(store, area).to_dict("records")
+    ]  # fmt: skip
+    series = views.series_accuracy(store, area, chosen)
     if series.empty:
-        return [], go.Figure()
+        return [], go.Figure(), by_lead
     newest = series[series["day"] == series["day"].max()].sort_values("mape", ascending=False)
-
-    def pct(value: Any) -> float | None:
-        return round(float(value) * 100, 4) if pd.notna(value) else None
-
-    # Percentages (22.78 for 0.2278): the table shows "22.8 %" and filters on "> 10".
     rows = [
         {
             "series": r.series,
             "day": str(r.day)[:10],
-            "mape": pct(r.mape),
-            "wape": pct(r.wape),
-            "bias": pct(r.bias),
+            "mape": _pct(r.mape),
+            "wape": _pct(r.wape),
+            "bias": _pct(r.bias),
             "actual_kwh": round(float(r.actual_kwh), 1) if pd.notna(r.actual_kwh) else None,
         }
         for r in newest.itertuples()
     ]
-    return rows, figures.heatmap_figure(series)
+    heatmap = figures.heatmap_figure(series, f"MAPE per series and day, {ahead(chosen)}")
+    return rows, heatmap, by_lead

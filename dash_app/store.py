@@ -31,11 +31,12 @@ _MISSING = object()
 logger = logging.getLogger(__name__)
 
 # The cache holds at most this many bytes of values per process (each gunicorn worker has its
-# own). A stored day of actuals or forecasts is 0.15-0.25 MB in memory, so this keeps a few
-# hundred partition-days: the week of actuals behind every forecast view, the monitoring and
-# drift frames of a year or more, and the summaries built from them. Past it the least recently
-# used entries go first (and are read again when asked for); keys per day or per listing can
-# therefore no longer grow without bound over years of history or requests for arbitrary days.
+# own). A stored day of actuals is 0.15-0.25 MB in memory and an issue of forecasts (every day
+# through tomorrow) a few MB, so this keeps the week of actuals and the issues behind every
+# forecast view, the monitoring and drift frames of a year or more, and the summaries built
+# from them. Past it the least recently used entries go first (and are read again when asked
+# for); keys per day or per listing can therefore no longer grow without bound over years of
+# history or requests for arbitrary days.
 CACHE_BYTES = 64 * 2**20
 # Listings, summaries, versions: small values, counted at a nominal size so their number is
 # bounded too.

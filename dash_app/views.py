@@ -11,42 +11,52 @@ from typing import Any
 
 import pandas as pd
 
+from dash_app import issues
+from dash_app.issues import MAX_LEAD, rows_of, stored_keys
 from dash_app.store import DashboardStore
 from energy_assets import names
 from energy_assets.domain import quality
 from energy_assets.domain.calendar import published_day
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN
-from energy_assets.domain.monitoring.accuracy import day_summaries
+from energy_assets.domain.monitoring.accuracy import DAY, day_summaries
 from energy_assets.domain.schema import (
     AREA,
     AREAS,
     KEY_COLUMNS,
     SERIES,
     TIME,
+    VALUE,
     key_label,
     series_labels,
 )
 from energy_assets.domain.series import SeriesSet
 
 HISTORY_DAYS = 7
-# /api/predictions takes a few short parameters (the key columns and the date); anything much
-# longer is not a request of this API.
+# /api/predictions takes a few short parameters (the key columns, the date and the lead);
+# anything much longer is not a request of this API.
 MAX_QUERY_PARAMS = 8
 MAX_QUERY_VALUE_CHARS = 64
 
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LEAD = re.compile(r"[1-9][0-9]?")
 
 
 class BadRequest(ValueError):
     """A query parameter is missing or invalid; the message names it."""
 
 
+class NotStored(LookupError):
+    """Nothing is stored for a valid request; the message says what is missing."""
+
+
 @dataclass
 class ForecastView:
     actuals: pd.DataFrame
-    forecast: pd.DataFrame
+    forecast: pd.DataFrame  # the newest forecast of each day from `first` through the day asked
     model_uri: str
+    first: dt.date
     problems: list[str] = field(default_factory=list)  # shown in the banner
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)  # of the series' area
 
@@ -65,6 +75,14 @@ def parse_day(value: Any, name: str = "date") -> dt.date:
         raise BadRequest(f"{name} {text!r} is not a day of the calendar") from None
 
 
+def parse_lead(value: Any) -> int:
+    """A lead in whole days, 1 to MAX_LEAD, written without a sign or leading zero."""
+    text = str(value)
+    if not _LEAD.fullmatch(text) or int(text) > MAX_LEAD:
+        raise BadRequest(f"lead must be a whole number of days from 1 to {MAX_LEAD}, got {text!r}")
+    return int(text)
+
+
 def parse_week(value: Any, name: str = "week") -> dt.date:
     """A model week: the Monday it starts on, as YYYY-MM-DD."""
     day = parse_day(value, name)
@@ -74,7 +92,7 @@ def parse_week(value: Any, name: str = "week") -> dt.date:
 
 
 def stored_series(store: DashboardStore) -> SeriesSet | None:
-    """The series of the newest stored forecast day, or None when no forecast is stored."""
+    """The series of the newest stored issue, or None when no forecast is stored."""
     days = store.partitions(names.PREDICTIONS)
     if not days:
         return None
@@ -83,7 +101,7 @@ def stored_series(store: DashboardStore) -> SeriesSet | None:
         frame = store.frame(names.PREDICTIONS, days[-1])
         return SeriesSet.of(frame) if frame is not None else None
 
-    # Every forecast callback and API request asks; worked out once per newest day.
+    # Every forecast callback and API request asks; worked out once per newest issue.
     return store.cached(("series", days[-1]), load)
 
 
@@ -121,13 +139,8 @@ def series_title(chosen: Mapping[str, Any]) -> str:
     return " · ".join(key_label(k, v) for k, v in chosen.items())
 
 
-def _series(frame: pd.DataFrame, chosen: Mapping[str, Any]) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    mask = pd.Series(True, index=frame.index)
-    for key, value in chosen.items():
-        mask &= frame[key] == value
-    return frame[mask].sort_values(TIME)
+def _label(chosen: Mapping[str, Any]) -> str:
+    return "/".join(str(v) for v in chosen.values())
 
 
 def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
@@ -145,72 +158,146 @@ def contract_failures(store: DashboardStore, day: dt.date) -> list[str]:
     return store.cached(("contract", day.isoformat()), load)
 
 
+def newest_actuals(store: DashboardStore) -> str | None:
+    """The newest stored day of actuals that holds any (a stored day without data is passed
+    over), or None."""
+    for key in reversed(store.partitions(names.RAW)):
+        frame = store.frame(names.RAW, key)
+        if frame is not None and VALUE in frame.columns and frame[VALUE].notna().any():
+            return key
+    return None
+
+
 def forecast_view(store: DashboardStore, chosen: Mapping[str, Any], day: dt.date) -> ForecastView:
-    """The day's forecast of one series, the actuals of the week before and of the day."""
+    """The newest forecast of one series for every day from the newest actuals' day through
+    `day` (`day` alone when its actuals are stored), the actuals of the week before and of
+    those days, and the area's prices over the same days."""
     key = day.isoformat()
+    newest = newest_actuals(store)
+    first = min(day, dt.date.fromisoformat(newest)) if newest else day
+    found = issues.newest(store, chosen, first, day)
+    forecast = found.rows
     problems = []
-    forecast = store.frame(names.PREDICTIONS, key)
-    if forecast is None:
-        problems.append(f"No forecast is stored for {key}.")
-        forecast = pd.DataFrame()
-    history_keys = [(day - dt.timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS, -1, -1)]
-    actuals = store.frames(names.RAW, history_keys)
-    if failed := contract_failures(store, day):
-        problems.append(f"The actuals of {key} fail the data contract: " + "; ".join(failed))
-    series_forecast = _series(forecast, chosen)
-    if forecast is not None and not forecast.empty and series_forecast.empty:
-        label = "/".join(str(v) for v in chosen.values())
-        problems.append(f"The forecast of {key} has no rows for {label}.")
-    if (
-        PRICE_KNOWN_COLUMN in series_forecast.columns
-        and not series_forecast[PRICE_KNOWN_COLUMN].any()
-    ):
+    if forecast.empty or day not in set(issues.day_of(forecast)):
         problems.append(
-            f"The forecast of {key} was made without day-ahead prices: none were stored for "
-            "the day when it was made."
+            f"The forecast of {key} has no rows for {_label(chosen)}."
+            if day in found.held
+            else f"No forecast is stored for {key}."
         )
-    uris = ", ".join(sorted(series_forecast[MODEL_URI].unique())) if len(series_forecast) else ""
+    for stored in stored_keys(store, names.RAW, first, day):
+        if failed := contract_failures(store, dt.date.fromisoformat(stored)):
+            problems.append(f"The actuals of {stored} fail the data contract: " + "; ".join(failed))
+    if PRICE_KNOWN_COLUMN in forecast.columns:
+        # Only issues that recorded it say whether a day knew its prices.
+        flagged = forecast.dropna(subset=[PRICE_KNOWN_COLUMN])
+        priced = flagged[PRICE_KNOWN_COLUMN].astype(bool).groupby(issues.day_of(flagged)).any()
+        problems += [
+            f"The forecast of {d} was made without day-ahead prices: none were stored for the "
+            "day when it was made."
+            for d in priced.index[~priced]
+        ]
+    uris = ", ".join(sorted(forecast[MODEL_URI].unique())) if len(forecast) else ""
+    before = issues.days_before(first, HISTORY_DAYS)
+    actuals = store.frames(names.RAW, stored_keys(store, names.RAW, before, day))
     # The prices of the series' area over the same days, where the deployment stores prices.
-    prices = store.frames(names.PRICES, history_keys)
+    prices = store.frames(names.PRICES, stored_keys(store, names.PRICES, before, day))
     if not prices.empty and AREA in chosen:
         prices = prices[prices[AREA] == chosen[AREA]].sort_values(TIME)
-    return ForecastView(_series(actuals, chosen), series_forecast, uris, problems, prices)
+    return ForecastView(rows_of(actuals, chosen), forecast, uris, first, problems, prices)
 
 
-def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
-    """One row per monitored day: pooled MAPE, WAPE, median and worst series MAPE."""
+def monitoring(store: DashboardStore) -> pd.DataFrame:
+    """Every stored per-series score with the lead it scored (files from before leads: 1)."""
     days = tuple(store.partitions(names.MONITORING))
 
     def load() -> pd.DataFrame:
-        series = store.all_frames(names.MONITORING)
+        frame = store.frames(names.MONITORING, list(days))
+        if frame.empty:
+            return frame
+        lead = frame[LEAD] if LEAD in frame.columns else pd.Series(1, index=frame.index)
+        return frame.assign(**{LEAD: lead.fillna(1).astype("int64")})
+
+    return store.cached(("monitoring", days), load)
+
+
+def _at_lead(frame: pd.DataFrame, lead: int) -> pd.DataFrame:
+    if LEAD not in frame.columns:  # a file from before leads
+        return frame if lead == 1 else frame.iloc[:0]
+    return frame[frame[LEAD].fillna(1) == lead]
+
+
+def leads_scored(store: DashboardStore) -> list[int]:
+    frame = monitoring(store)
+    return sorted(int(v) for v in frame[LEAD].unique()) if not frame.empty else []
+
+
+def daily_accuracy(store: DashboardStore) -> pd.DataFrame:
+    """One row per monitored day, of the alert lead's forecasts (those the alerts judge): pooled
+    MAPE, WAPE, median and worst series MAPE."""
+    days = tuple(store.partitions(names.MONITORING))
+    lead = store.settings.alert_lead
+
+    def load() -> pd.DataFrame:
+        series = _at_lead(monitoring(store), lead)
         if series.empty:
             return pd.DataFrame(columns=["day", "mape", "wape", "mape_median", "mape_worst"])
-        rows = [{**s, "day": pd.Timestamp(s["day"])} for s in day_summaries(series).values()]
-        return pd.DataFrame(rows)
+        summaries = day_summaries(series, lead).values()
+        return pd.DataFrame([{**s, "day": pd.Timestamp(s["day"])} for s in summaries])
 
     # Summarised once per set of stored days, not on every page load.
-    return store.cached(("daily_accuracy", days), load)
+    return store.cached(("daily_accuracy", days, lead), load)
 
 
 def newest_accuracy(store: DashboardStore) -> tuple[str, float] | None:
-    """The newest monitored day and its pooled MAPE, from that day's file alone: the status
-    cards show it on every page, which must not read every stored day."""
+    """The newest monitored day and the pooled MAPE of its alert-lead forecasts, from that
+    day's file alone: the status cards show it on every page, which must not read every
+    stored day."""
     days = store.partitions(names.MONITORING)
     frame = store.frame(names.MONITORING, days[-1]) if days else None
-    if frame is None or frame.empty:
+    if frame is None:
         return None
-    [(day, summary)] = day_summaries(frame).items()
+    lead = store.settings.alert_lead
+    frame = _at_lead(frame, lead)
+    if frame.empty:
+        return None
+    [(day, summary)] = day_summaries(frame, lead).items()
     return day, float(summary["mape"])
 
 
-def series_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFrame:
-    """Per-series scores of every monitored day, optionally of one area, with a `series` label."""
-    series = store.all_frames(names.MONITORING)
+def _of_area(frame: pd.DataFrame, area: str | None) -> pd.DataFrame:
+    return frame[frame[AREA] == area] if area in AREAS and not frame.empty else frame
+
+
+def series_accuracy(store: DashboardStore, area: str | None = None, lead: int = 1) -> pd.DataFrame:
+    """Per-series scores of every monitored day at one lead, optionally of one area, with a
+    `series` label."""
+    series = _of_area(_at_lead(monitoring(store), lead), area)
     if series.empty:
         return pd.DataFrame(columns=["day", SERIES, AREA, "mape", "wape", "bias"])
-    if area in AREAS:
-        series = series[series[AREA] == area]
     return series.assign(**{SERIES: series_labels(series)})
+
+
+def lead_accuracy(store: DashboardStore, area: str | None = None) -> pd.DataFrame:
+    """Per lead, pooled over every stored monitoring day (as a day's figures are pooled over
+    its series): the days scored, MAPE, WAPE, bias and the hours scored."""
+    frame = _of_area(monitoring(store), area)
+    columns = [LEAD, "days", "mape", "wape", "bias", "hours"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    by = frame.groupby(LEAD, sort=True)
+    sums = by[["abs_error_kwh", "error_kwh", "actual_kwh", "mape_hours", "count"]].sum()
+    ape = (frame["mape"].fillna(0) * frame["mape_hours"]).groupby(frame[LEAD]).sum()
+    actual = sums["actual_kwh"].where(sums["actual_kwh"] > 0)
+    out = pd.DataFrame(
+        {
+            "days": by[DAY].nunique(),
+            "mape": ape / sums["mape_hours"].where(sums["mape_hours"] > 0),
+            "wape": sums["abs_error_kwh"] / actual,
+            "bias": sums["error_kwh"] / actual,
+            "hours": sums["count"],
+        }
+    )
+    return out.reset_index()[columns]
 
 
 def check_query(pairs: Iterable[tuple[str, Any]]) -> None:
@@ -230,23 +317,41 @@ def check_query(pairs: Iterable[tuple[str, Any]]) -> None:
         seen.add(name)
 
 
-def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str, Any] | None:
-    """`/api/predictions` body, None when nothing is stored for the day and series."""
+def _forecast_rows(
+    store: DashboardStore, chosen: dict[str, Any], day: dt.date, lead: int | None
+) -> pd.DataFrame:
+    """The newest stored forecast of the day, or the one made `lead` days ahead."""
+    if lead is not None:
+        rows = issues.at_lead(store, chosen, day, lead)
+        if rows.empty:
+            origin = issues.days_before(day, lead - 1)
+            raise NotStored(
+                f"no predictions stored for {_label(chosen)} on {day} at lead {lead} "
+                f"(from the issue of {origin})"
+            )
+        return rows
+    rows = issues.newest(store, chosen, day, day).rows
+    if rows.empty:
+        raise NotStored(f"no predictions stored for {_label(chosen)} on {day}")
+    return rows
+
+
+def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str, Any]:
+    """`/api/predictions` body: the newest forecast of the day, or with `lead` the one made
+    that many days ahead. Raises BadRequest or NotStored."""
     check_query(args.items())
     day = parse_day(args.get("date"))
+    lead = parse_lead(args["lead"]) if "lead" in args else None
     series = stored_series(store)
     if series is None:
-        return None
-    if unknown := sorted(set(args) - {"date", *series.keys}):
+        raise NotStored("no predictions are stored yet")
+    if unknown := sorted(set(args) - {"date", "lead", *series.keys}):
         raise BadRequest(
-            f"unknown query parameter {unknown[0]!r}: the parameters are date and "
-            + ", ".join(series.keys)
+            f"unknown query parameter {unknown[0]!r}: the parameters are date, lead (optional) "
+            "and " + ", ".join(series.keys)
         )
     chosen = parse_series(args, series)
-    frame = store.frame(names.PREDICTIONS, day.isoformat())
-    rows = _series(frame, chosen) if frame is not None else pd.DataFrame()
-    if rows.empty:
-        return None
+    rows = _forecast_rows(store, chosen, day, lead)
     values = ["prediction_kwh", "p10_kwh", "p90_kwh"]
     lacking = [c for c in values if c not in rows.columns]
     # Missing numbers are JSON null: a bare NaN is not JSON.
@@ -255,6 +360,9 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
     payload = {
         **chosen,
         "date": day.isoformat(),
+        # A day's rows come from one issue: its lead and when it was made.
+        "lead_days": int(rows[LEAD].iloc[0]),
+        "issued_at": issues.issued_at(rows).isoformat(),
         MODEL_URI: ", ".join(sorted(rows[MODEL_URI].dropna().unique()))
         if MODEL_URI in rows.columns
         else None,
@@ -274,11 +382,11 @@ def predictions_payload(store: DashboardStore, args: dict[str, Any]) -> dict[str
 def data_freshness(
     store: DashboardStore, now: dt.datetime | None = None
 ) -> tuple[str | None, dt.date, bool]:
-    """The newest stored day of actuals (None when none is), the newest day the source has
-    published by `now`, and whether the stored data is fresh: at most a day behind it."""
+    """The newest stored day of actuals (`newest_actuals`; None when none is), the newest day the
+    source has published by `now`, and whether the stored data is fresh: at most a day behind
+    it."""
     expected = published_day(now or dt.datetime.now(dt.UTC), store.settings.publication_delay_days)
-    raw = store.partitions(names.RAW)
-    newest = raw[-1] if raw else None
+    newest = newest_actuals(store)
     return newest, expected, is_fresh(newest, expected)
 
 
@@ -289,13 +397,13 @@ def is_fresh(newest: str | None, expected: dt.date) -> bool:
 
 @dataclass(frozen=True)
 class Serving:
-    day: str  # the newest forecast day
+    day: str  # the newest issue's day
     week: str  # the Monday (UTC) of its model week, the weekly model's partition key
     uris: list[str]  # the model URIs its predictions name, `models:/<name>/<version>`
 
 
 def serving_model(store: DashboardStore) -> Serving | None:
-    """The model versions the newest stored predictions came from, or None when no forecast is
+    """The model versions the newest stored issue came from, or None when no forecast is
     stored."""
     days = store.partitions(names.PREDICTIONS)
     if not days:

@@ -23,6 +23,8 @@ from flask import Flask
 from dash_app import cards, pages
 from dash_app.store import DashboardStore, store_of
 from energy_assets import names
+from energy_assets.domain.forecasting.features import LEAD, ORIGIN
+from energy_assets.domain.forecasting.leads import ISSUED_AT
 from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.domain.schema import AREA, KEY_COLUMNS, TIME, VALUE
@@ -39,22 +41,28 @@ SKIPPED_PAGES = {"models", "health"}
 
 
 def _seed(store: DashboardStore) -> tuple[str, str, str]:
-    """Eight days of SYNTHETIC actuals and one day of forecasts, monitoring and drift; the
-    forecast page's first area, series and day."""
+    """Eight days of SYNTHETIC actuals and one issue of forecasts (two days ahead), monitoring
+    and drift; the forecast page's first area, series and day."""
     storage = store.storage
     last = FIRST_DAY + pd.Timedelta(days=HISTORY_DAYS)
-    actuals = SimulatorSource(seed=0).fetch(FIRST_DAY, last + pd.Timedelta(days=1))
-    day_of = actuals[TIME].dt.strftime("%Y-%m-%d")
-    for day, part in actuals.groupby(day_of):
+    actuals = SimulatorSource(seed=0).fetch(FIRST_DAY, last + pd.Timedelta(days=2))
+    issue = actuals[actuals[TIME] >= last]
+    actuals = actuals[actuals[TIME] < last + pd.Timedelta(days=1)]
+    for day, part in actuals.groupby(actuals[TIME].dt.strftime("%Y-%m-%d")):
         storage.write_parquet(object_key(names.RAW, str(day)), part)
     day = last.strftime("%Y-%m-%d")
-    actual = actuals[day_of == day]
-    point = actual[VALUE].to_numpy() * np.random.default_rng(0).lognormal(0, 0.05, len(actual))
-    forecast = actual.drop(columns=VALUE).assign(
-        prediction_kwh=point, p10_kwh=point * 0.9, p90_kwh=point * 1.1, model_uri="models:/m/1"
+    point = issue[VALUE].to_numpy() * np.random.default_rng(0).lognormal(0, 0.05, len(issue))
+    forecast = issue.drop(columns=VALUE).assign(
+        **{ORIGIN: last, ISSUED_AT: last + pd.Timedelta(hours=12)},
+        **{LEAD: (issue[TIME] - last).dt.days + 1},
+        prediction_kwh=point,
+        p10_kwh=point * 0.9,
+        p90_kwh=point * 1.1,
+        model_uri="models:/m/1",
     )
     storage.write_parquet(object_key(names.PREDICTIONS, day), forecast)
-    storage.write_parquet(object_key(names.MONITORING, day), score_series(forecast, actual))
+    scored = score_series(forecast[forecast[LEAD] == 1], actuals)
+    storage.write_parquet(object_key(names.MONITORING, day), scored.assign(**{LEAD: 1}))
     drift = pd.DataFrame(
         {
             "day": [pd.Timestamp(day, tz="UTC")] * 2,
@@ -73,16 +81,15 @@ def _seed(store: DashboardStore) -> tuple[str, str, str]:
 
 
 def first_page(store: DashboardStore) -> None:
-    """Read what the first page a visitor opens shows (the status cards and the newest
-    forecast of the first series), so that it is in the cache when they ask."""
+    """Read what the first page a visitor opens shows (the status cards and the forecasts of
+    the first series through tomorrow), so that it is in the cache when they ask."""
     cards.status_cards(store)
-    days = store.partitions(names.PREDICTIONS)
-    if not days:
+    if not store.partitions(names.PREDICTIONS):
         return
     page = pages.forecast_page(store)
     selectors = {c.id: c for c in _components(page) if getattr(c, "id", None)}
     area, series = selectors["forecast-area"].value, selectors["forecast-type"].value
-    pages.update_forecast(store, area, series, days[-1])
+    pages.update_forecast(store, area, series, selectors["forecast-date"].date)
 
 
 def _components(root: Any) -> list[Any]:
@@ -115,7 +122,7 @@ def warm_up(server: Flask) -> float:
         cards.render(cards.status_cards(store))
         pages.update_series_options(store, area, series)
         pages.update_forecast(store, area, series, day)
-        pages.update_accuracy(store, area)
+        pages.update_accuracy(store, area, 1)
     # Dash sets up its routes on the first request; the answer (401 where sign-in is on) is
     # not what matters.
     client = server.test_client()

@@ -13,17 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dash_app import cards, health
+from dash_app import cards, health, views
 from dash_app.app import create_app
 from dash_app.pages import (
     accuracy_colours,
+    accuracy_over_time,
     drift_rows,
+    forecast_page,
+    lead_options,
     render_page,
     update_accuracy,
     update_forecast,
 )
 from dash_app.store import DashboardStore, Watched
-from energy_assets.domain.monitoring.accuracy import score_series
 from energy_assets.domain.monitoring.alerts import Alert, Level
 from energy_assets.domain.sources.prices import SimulatedPrices
 from energy_assets.domain.sources.simulator import SimulatorSource
@@ -31,31 +33,35 @@ from energy_assets.settings import DashboardSettings, load_dashboard_settings
 from energy_assets.storage.alert_log import AlertLog
 from energy_assets.storage.drift_store import save_report
 from energy_assets.storage.objects import LocalStorage, Storage, storage_from_settings
+from tests.dashboards import issue_rows, scores_by_lead
 
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-02-01", "2023-02-04")]
 HISTORY = [d.strftime("%Y-%m-%d") for d in pd.date_range("2023-01-25", "2023-02-04")]
+LEADS = 3  # days each seeded issue forecasts: the issue of DAYS[-1] reaches 2023-02-06
+
+
+def simulated(first: str, last: str) -> pd.DataFrame:
+    """Simulator actuals of the days from `first` through `last`."""
+    start = pd.Timestamp(first, tz="UTC")
+    return SimulatorSource(seed=1).fetch(start, pd.Timestamp(last, tz="UTC") + pd.Timedelta(days=1))
 
 
 def seed(storage: Storage) -> None:
-    """Eleven days of simulator actuals; forecasts, monitoring, drift and an alert for four."""
-    actuals = SimulatorSource(seed=1).fetch(
-        pd.Timestamp(HISTORY[0], tz="UTC"),
-        pd.Timestamp(HISTORY[-1], tz="UTC") + pd.Timedelta(days=1),
-    )
-    for day, part in actuals.groupby(actuals["datetime_utc"].dt.floor("D")):
+    """Eleven days of simulator actuals; an issue of forecasts (three days from its own) for
+    each of four days, their monitoring by lead, drift and an alert."""
+    actuals = simulated(HISTORY[0], "2023-02-06")
+    known = actuals[
+        actuals["datetime_utc"] < pd.Timestamp(DAYS[-1], tz="UTC") + pd.Timedelta(days=1)
+    ]
+    for day, part in known.groupby(known["datetime_utc"].dt.floor("D")):
         storage.write_parquet(f"raw_consumption/{day.date()}.parquet", part)
-    noise = np.random.default_rng(0).lognormal(0, 0.05, len(actuals))
-    forecast = actuals.assign(prediction_kwh=actuals["consumption_kwh"] * noise)
-    forecast = forecast.assign(
-        p10_kwh=forecast["prediction_kwh"] * 0.9,
-        p90_kwh=forecast["prediction_kwh"] * 1.1,
-        model_uri="models:/m/2",
-    ).drop(columns="consumption_kwh")
+    issues = [issue_rows(actuals, day, LEADS) for day in DAYS]
+    for day, issue in zip(DAYS, issues, strict=True):
+        storage.write_parquet(f"predictions/{day}.parquet", issue)
     for day in DAYS:
-        part = forecast[forecast["datetime_utc"].dt.strftime("%Y-%m-%d") == day]
-        storage.write_parquet(f"predictions/{day}.parquet", part)
-        scores = score_series(part, actuals)
-        storage.write_parquet(f"forecast_monitoring/{day}.parquet", scores)
+        storage.write_parquet(
+            f"forecast_monitoring/{day}.parquet", scores_by_lead(issues, known, day)
+        )
         drifting = day == DAYS[-1]
         drift = pd.DataFrame(
             {
@@ -119,7 +125,8 @@ def test_the_forecast_follows_the_series_selector(store: DashboardStore) -> None
     assert style == {"display": "none"} and banner == ""
     assert len(fig1.data[2].y) == 24 and len(fig1.data[3].y) == 8 * 24  # 7 days before + the day
     assert not np.allclose(fig1.data[2].y, fig2.data[2].y)
-    assert "DK2 · 999 · other" in fig2.layout.title.text
+    assert fig2.layout.title.text == "DK2 · 999 · other"
+    assert fig2.layout.title.subtitle.text == DAYS[-1]
 
 
 def seed_prices(storage: Storage) -> pd.DataFrame:
@@ -180,15 +187,21 @@ def test_a_day_that_fails_the_data_contract_is_named_in_the_banner(store: Dashbo
     assert f"The actuals of {DAYS[-1]} fail the data contract: complete_hourly_grid" in banner
 
 
+def newest_scores(store: DashboardStore, lead: int = 1) -> pd.DataFrame:
+    """The newest stored day's per-series scores at one lead."""
+    scores = store.frame("forecast_monitoring", DAYS[-1])
+    assert scores is not None and set(scores["lead_days"]) == {1, 2, 3}
+    return scores[scores["lead_days"] == lead]
+
+
 def test_accuracy_table_and_heatmap_follow_the_area(store: DashboardStore) -> None:
-    both, heat_both = update_accuracy(store, "all")
-    dk2, heat_dk2 = update_accuracy(store, "DK2")
+    both, heat_both, _ = update_accuracy(store, "all", 1)
+    dk2, heat_dk2, _ = update_accuracy(store, "DK2", 1)
     assert len(both) == 76 and len(dk2) == 38
     assert {r["series"].split("/")[0] for r in dk2} == {"DK2"}
     assert [r["mape"] for r in both] == sorted((r["mape"] for r in both), reverse=True)
     # Percentages, so that the table shows "4.3 %" and filters on "> 10".
-    scores = store.frame("forecast_monitoring", DAYS[-1])
-    assert scores is not None
+    scores = newest_scores(store)
     worst = scores.loc[scores["mape"].idxmax()]
     assert both[0]["mape"] == round(float(worst["mape"]) * 100, 4)
     assert both[0]["actual_kwh"] == round(float(worst["actual_kwh"]), 1)
@@ -213,15 +226,16 @@ def test_every_page_renders_and_an_unknown_one_says_so(store: DashboardStore) ->
 def test_the_status_cards_say_what_is_stored(store: DashboardStore) -> None:
     by_id = {c.id: c for c in cards.status_cards(store)}
     assert list(by_id) == ["card-mape", "card-freshness", "card-version", "card-alert"]
-    scores = store.frame("forecast_monitoring", DAYS[-1])
-    assert scores is not None
+    scores = newest_scores(store)  # the alert lead's, the day ahead by default
     pooled = (scores["mape"] * scores["mape_hours"]).sum() / scores["mape_hours"].sum()
     assert by_id["card-mape"].value == f"{pooled * 100:.1f} %"
+    assert by_id["card-mape"].caption.startswith(f"{DAYS[-1]} · 1 day ahead · warn > 8.0 %")
     assert by_id["card-mape"].state == "ok" and by_id["card-mape"].colour == "success"
     assert by_id["card-freshness"].value == DAYS[-1] and by_id["card-freshness"].state == "bad"
+    assert by_id["card-freshness"].title == "Newest actuals"
     version = by_id["card-version"]
     assert (version.value, version.state) == ("v2", "ok")
-    assert version.caption == f"model m · week of 2023-01-30 · forecasts {DAYS[-1]}"
+    assert version.caption == f"model m · week of 2023-01-30 · issue of {DAYS[-1]}"
     alert = by_id["card-alert"]
     assert (alert.value, alert.state) == ("ALERT", "bad")
     assert alert.caption == f"{DAYS[-1]} · pooled MAPE 20% > 12%"
@@ -364,8 +378,8 @@ def test_predictions_without_a_band_or_with_missing_numbers_are_valid_json(
     day = DAYS[2]
     path = f"predictions/{day}.parquet"
     frame = store.storage.read_parquet(path).drop(columns=["p10_kwh", "p90_kwh"])
-    chosen = frame.index[(frame["area"] == "DK1") & (frame["consumer_type"] == 111)]
-    frame.loc[chosen[3], "prediction_kwh"] = np.nan
+    chosen = (frame["area"] == "DK1") & (frame["consumer_type"] == 111)
+    frame.loc[chosen & (frame["datetime_utc"] == f"{day} 03:00Z"), "prediction_kwh"] = np.nan
     store.storage.write_parquet(path, frame)
     client = create_app(settings, DashboardStore.from_settings(settings)).server.test_client()
 
@@ -628,6 +642,237 @@ def test_new_days_reach_the_health_answer_at_the_next_reading(store: DashboardSt
     health.refresh(store)
     _, facts = health.health_facts(store)
     assert {f.name: f.value for f in facts}["newest prediction"] == "2023-02-05"
+
+
+# --- forecasts by issue and lead -----------------------------------------------------------------
+
+
+def stored_day(store: DashboardStore, issue: str, day: str, lead: int) -> pd.DataFrame:
+    """DK1/111's rows of `day` in the stored issue of `issue`, which holds them at `lead`."""
+    frame = store.storage.read_parquet(f"predictions/{issue}.parquet")
+    rows = frame[
+        (frame["area"] == "DK1")
+        & (frame["consumer_type"] == 111)
+        & (frame["datetime_utc"].dt.strftime("%Y-%m-%d") == day)
+    ]
+    assert len(rows) == 24 and set(rows["lead_days"]) == {lead}
+    return rows.sort_values("datetime_utc")
+
+
+def predicted(body: dict[str, Any]) -> list[float]:
+    return [r["prediction_kwh"] for r in body["rows"]]
+
+
+def test_the_api_answers_the_newest_forecast_of_a_day_or_the_one_made_lead_days_ahead(
+    client: Any, store: DashboardStore
+) -> None:
+    query = "/api/predictions?area=DK1&consumer_type=111&date=2023-02-05"
+    # 2023-02-05 was forecast by the issues of 02-03 (three days ahead) and 02-04 (two).
+    newest = client.get(query).get_json()
+    assert (newest["lead_days"], newest["issued_at"]) == (2, "2023-02-05T12:00:00+00:00")
+    assert newest["rows"][0]["datetime_utc"] == "2023-02-05T00:00:00+00:00"
+    expected = stored_day(store, "2023-02-04", "2023-02-05", 2)["prediction_kwh"]
+    assert predicted(newest) == pytest.approx(expected.tolist())
+
+    older = client.get(query + "&lead=3").get_json()
+    assert (older["lead_days"], older["issued_at"]) == (3, "2023-02-04T12:00:00+00:00")
+    expected = stored_day(store, "2023-02-03", "2023-02-05", 3)["prediction_kwh"]
+    assert predicted(older) == pytest.approx(expected.tolist())
+    assert not np.allclose(predicted(older), predicted(newest))
+
+    # A day whose actuals are stored was last forecast by its own issue, a day ahead.
+    past = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={DAYS[1]}").get_json()
+    assert past["lead_days"] == 1 and past["issued_at"] == f"{DAYS[2]}T12:00:00+00:00"
+
+    # Leads no stored issue made: 404, saying which issue was looked for.
+    missing = client.get(query + "&lead=4")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"] == (
+        "no predictions stored for DK1/111 on 2023-02-05 at lead 4 (from the issue of 2023-02-02)"
+    )
+    assert client.get(query + "&lead=1").status_code == 404  # no issue of 2023-02-05
+    beyond = client.get("/api/predictions?area=DK1&consumer_type=111&date=2023-02-07")
+    assert beyond.status_code == 404 and "no predictions stored" in beyond.get_json()["error"]
+
+
+@pytest.mark.parametrize("lead", ["0", "61", "abc", "01", "1.5", "", "-1", "+2", "%D9%A3"])
+def test_the_api_refuses_a_lead_that_is_not_1_to_60_days(client: Any, lead: str) -> None:
+    response = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={DAYS[0]}&lead={lead}")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith(
+        "lead must be a whole number of days from 1 to 60, got"
+    )
+
+
+def test_days_at_the_ends_of_the_calendar_are_not_stored_rather_than_errors(
+    client: Any, store: DashboardStore
+) -> None:
+    """Any real day may be asked for: years 1 and 9999 find nothing (a far day asks only about
+    the days the stored issues reach)."""
+    for query in ("date=0001-01-01", "date=0001-01-01&lead=5", "date=9999-12-31&lead=60"):
+        response = client.get(f"/api/predictions?area=DK1&consumer_type=111&{query}")
+        assert response.status_code == 404, (query, response.get_json())
+    fig, _, banner, _ = update_forecast(store, "DK1", 111, "9999-12-31")
+    assert banner == "No forecast is stored for 9999-12-31."
+    assert len(fig.data[2].y) == LEADS * 24  # the newest forecasts stored, as for tomorrow
+    _, _, banner, _ = update_forecast(store, "DK1", 111, "0001-01-01")
+    assert banner == "No forecast is stored for 0001-01-01."
+
+
+def test_files_stored_before_issues_read_as_the_day_ahead(
+    client: Any, store: DashboardStore
+) -> None:
+    """An older predictions file holds its own day alone, without origin, lead or issue time;
+    an older monitoring file has no lead: both are the day-ahead forecast's."""
+    day = "2023-01-31"
+    actuals = simulated(day, day)
+    old = issue_rows(actuals, day, 1).drop(columns=["origin", "lead_days", "issued_at"])
+    store.storage.write_parquet(f"predictions/{day}.parquet", old)
+    scores = scores_by_lead([old], actuals, day).drop(columns="lead_days")
+    store.storage.write_parquet(f"forecast_monitoring/{day}.parquet", scores)
+    store.clear()
+
+    body = client.get(f"/api/predictions?area=DK1&consumer_type=111&date={day}").get_json()
+    assert (body["lead_days"], body["issued_at"]) == (1, f"{day}T00:00:00+00:00")
+    assert len(body["rows"]) == 24
+    query = f"/api/predictions?area=DK1&consumer_type=111&date={day}&lead="
+    assert client.get(query + "1").get_json()["rows"] == body["rows"]
+    assert client.get(query + "2").status_code == 404
+    _, _, leads = update_accuracy(store, "all", 1)
+    assert [(r["lead_days"], r["days"]) for r in leads] == [(1, 5), (2, 3), (3, 2)]
+    assert list(views.daily_accuracy(store)["day"].dt.strftime("%Y-%m-%d")) == [day, *DAYS]
+
+
+def test_the_forecast_page_opens_on_tomorrow(store: DashboardStore) -> None:
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
+    assert picker(forecast_page(store)).date == tomorrow
+    chosen = picker(forecast_page(store, dt.date(2023, 2, 4)))
+    assert chosen.date == "2023-02-05" and chosen.min_date_allowed == DAYS[0]
+
+    # Over storage long stale: the newest forecasts stored, and a banner that tomorrow has none.
+    fig, version, banner, _ = update_forecast(store, "DK1", 111, tomorrow)
+    assert banner == f"No forecast is stored for {tomorrow}."
+    assert fig.layout.title.subtitle.text == f"{DAYS[-1]} to {tomorrow}"
+    expected = [stored_day(store, DAYS[-1], f"2023-02-0{4 + n}", n + 1) for n in range(LEADS)]
+    np.testing.assert_allclose(
+        fig.data[2].y, pd.concat(expected)["prediction_kwh"].to_numpy(), rtol=1e-12
+    )
+    assert version == "Model version: models:/m/2"
+
+
+def picker(page: Any) -> Any:
+    """The forecast page's day picker."""
+    found, todo = [], [page]
+    while todo:
+        node = todo.pop()
+        found += [node] if getattr(node, "id", None) == "forecast-date" else []
+        children = getattr(node, "children", None)
+        todo += children if isinstance(children, list) else [children] if children else []
+    [component] = found
+    return component
+
+
+def test_the_forecast_shows_the_newest_forecast_of_each_day_from_the_newest_actuals(
+    store: DashboardStore,
+) -> None:
+    """As a current deployment stores them: the actuals end on 02-04, the newest issue (of
+    02-05, by another model version) forecasts the days after it."""
+    later = issue_rows(simulated("2023-02-05", "2023-02-07"), "2023-02-05", LEADS, "models:/m/3")
+    store.storage.write_parquet("predictions/2023-02-05.parquet", later)
+    store.clear()
+
+    fig, version, banner, style = update_forecast(store, "DK1", 111, "2023-02-07")
+    title = fig.layout.title
+    assert (title.text, title.subtitle.text) == (
+        "DK1 · 111 · household",
+        "2023-02-04 to 2023-02-07",
+    )
+    # 02-04 from its own issue, not from those of 02-02 or 02-03; the days after from 02-05's.
+    parts = [stored_day(store, DAYS[-1], DAYS[-1], 1)]
+    parts += [stored_day(store, "2023-02-05", f"2023-02-0{5 + n}", n + 1) for n in range(3)]
+    expected = pd.concat(parts)
+    p90, p10, forecast, actual = fig.data
+    np.testing.assert_allclose(forecast.y, expected["prediction_kwh"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p10.y, expected["p10_kwh"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p90.y, expected["p90_kwh"].to_numpy(), rtol=1e-12)
+    assert [int(c[0]) for c in forecast.customdata] == [1] * 48 + [2] * 24 + [3] * 24
+    assert {c[1] for c in forecast.customdata[24:]} == {"2023-02-06 12:00 UTC"}
+    assert len(actual.y) == 8 * 24  # the week before the newest actuals, and their day
+    assert version == "Model version: models:/m/2, models:/m/3"
+    assert (banner, style) == ("", {"display": "none"})
+
+    # A day whose actuals are stored shows that day alone, as it was last forecast.
+    fig, *_ = update_forecast(store, "DK1", 111, DAYS[1])
+    assert fig.layout.title.subtitle.text == DAYS[1] and len(fig.data[2].y) == 24
+
+
+def test_the_newest_actuals_card_says_the_day_and_how_old_it_is(store: DashboardStore) -> None:
+    now = dt.datetime(2023, 2, 17, 9, tzinfo=dt.UTC)  # the source has published through 02-04
+    card = cards.freshness_card(store, now)
+    assert (card.title, card.value, card.state) == ("Newest actuals", DAYS[-1], "ok")
+    assert card.caption == "13 days old · expected 2023-02-04 · up to date"
+
+    # A stored day without data is not the newest actuals.
+    day = store.storage.read_parquet(f"raw_consumption/{DAYS[-1]}.parquet")
+    store.storage.write_parquet("raw_consumption/2023-02-05.parquet", day.iloc[:0])
+    store.clear()
+    card = cards.freshness_card(store, now + dt.timedelta(days=1))
+    assert (card.value, card.state) == (DAYS[-1], "ok")  # a day behind is still fresh
+    assert card.caption == "14 days old · expected 2023-02-05 · 1 day behind"
+    card = cards.freshness_card(store, now + dt.timedelta(days=3))
+    assert card.caption == "16 days old · expected 2023-02-07 · 3 days behind"
+    assert card.state == "bad"
+
+
+def test_accuracy_by_lead_pools_every_stored_day_at_each_lead(store: DashboardStore) -> None:
+    scores = pd.concat(store.storage.read_parquet(f"forecast_monitoring/{d}.parquet") for d in DAYS)
+
+    def pooled(frame: pd.DataFrame) -> dict[str, float]:
+        actual = frame["actual_kwh"].sum()
+        return {
+            "mape": (frame["mape"].fillna(0) * frame["mape_hours"]).sum()
+            / frame["mape_hours"].sum(),
+            "wape": frame["abs_error_kwh"].sum() / actual,
+            "bias": frame["error_kwh"].sum() / actual,
+        }
+
+    for area in ("all", "DK2"):
+        _, _, leads = update_accuracy(store, area, 1)
+        # Every issue forecast three days; the first issue stored is of DAYS[0].
+        assert [(r["lead_days"], r["days"]) for r in leads] == [(1, 4), (2, 3), (3, 2)]
+        for row in leads:
+            mine = scores[scores["lead_days"] == row["lead_days"]]
+            mine = mine[mine["area"] == area] if area != "all" else mine
+            for figure, value in pooled(mine).items():
+                assert row[figure] == pytest.approx(value * 100, abs=1e-4), (area, row)
+        # The seeded forecasts run 3 % higher per lead past the first.
+        assert leads[0]["bias"] < leads[1]["bias"] < leads[2]["bias"]
+
+    # The per-series table and the heat map at a further lead: that lead's scores and days.
+    rows, heat, _ = update_accuracy(store, "all", 3)
+    worst = newest_scores(store, 3).sort_values("mape").iloc[-1]
+    assert rows[0]["mape"] == round(float(worst["mape"]) * 100, 4)
+    assert list(heat.data[0].x) == DAYS[2:] and "3 days ahead" in heat.layout.title.text
+    assert lead_options(store) == ([{"label": "1 day ahead", "value": 1},
+                                    {"label": "2 days ahead", "value": 2},
+                                    {"label": "3 days ahead", "value": 3}], 1)  # fmt: skip
+    assert 'id="accuracy-leads"' in str(render_page(store, "/accuracy")).replace("'", '"')
+
+
+def test_the_alert_lead_is_the_one_the_accuracy_over_time_and_the_mape_card_show(
+    store: DashboardStore,
+) -> None:
+    settings = store.settings.model_copy(update={"alert_lead": 2})
+    second = DashboardStore(store.storage, settings)
+    daily = views.daily_accuracy(second)
+    assert list(daily["day"].dt.strftime("%Y-%m-%d")) == DAYS[1:]  # lead 2 from DAYS[1] on
+    scores = newest_scores(store, 2)
+    mape = (scores["mape"] * scores["mape_hours"]).sum() / scores["mape_hours"].sum()
+    card = cards.mape_card(second)
+    assert card.value == f"{mape * 100:.1f} %" != cards.mape_card(store).value
+    assert card.caption.startswith(f"{DAYS[-1]} · 2 days ahead")
+    assert lead_options(second)[1] == 2
+    assert "2 days ahead" in accuracy_over_time(second).layout.title.text
 
 
 # --- strict request parameters -----------------------------------------------------------------

@@ -100,13 +100,16 @@ def test_a_malformed_authorization_header_is_a_401(client: Any, header: str) -> 
 
 
 def callback_body(pathname_input: dict[str, Any]) -> dict[str, Any]:
+    """The accuracy page's callback as the browser posts it, its area input as given."""
+    outputs = [
+        ("accuracy-table", "data"),
+        ("accuracy-heatmap", "figure"),
+        ("accuracy-leads", "data"),
+    ]
     return {
-        "output": "..accuracy-table.data...accuracy-heatmap.figure..",
-        "outputs": [
-            {"id": "accuracy-table", "property": "data"},
-            {"id": "accuracy-heatmap", "property": "figure"},
-        ],
-        "inputs": [pathname_input],
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [pathname_input, {"id": "accuracy-lead", "property": "value", "value": 1}],
         "changedPropIds": [],
         "state": [],
     }
@@ -120,10 +123,10 @@ def test_callbacks_need_a_password_whatever_their_body_says(client: Any) -> None
     answer = client.post(
         "/_dash-update-component", json=callback_body(honest), headers=basic(USER, PASSWORD)
     )
-    assert (
-        answer.status_code == 200
-        and len(answer.get_json()["response"]["accuracy-table"]["data"]) == 38
-    )
+    assert answer.status_code == 200
+    response = answer.get_json()["response"]
+    assert len(response["accuracy-table"]["data"]) == 38
+    assert [r["lead_days"] for r in response["accuracy-leads"]["data"]] == [1, 2, 3]
 
 
 def test_health_answers_without_a_password_and_tells_no_internals(

@@ -23,8 +23,8 @@ from energy_assets.definitions import build_definitions
 from energy_assets.domain import tracking
 from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import LEAD, ORIGIN, build_features
-from energy_assets.domain.forecasting.leads import ISSUED_AT
 from energy_assets.domain.forecasting.gate import gate_verdict
+from energy_assets.domain.forecasting.leads import ISSUED_AT
 from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
