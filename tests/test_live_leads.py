@@ -191,6 +191,8 @@ def test_one_tick_discovers_the_newest_day_and_forecasts_through_tomorrow(
         tomorrow_rows[PREDICTION].tolist()
     )
 
+    shows_tomorrow_in_a_browser(settings, tomorrow_rows[PREDICTION].tolist())
+
     # P + 1 is published the next day: the next tick fetches it, and monitoring scores it at
     # every lead it was forecast (issues P + 2 - HORIZON .. P + 1).
     api.add_dataset(ReplayDataset("ConsumptionIndustry", shifted_rows(industry_csv, issue_day)))
@@ -217,3 +219,31 @@ def test_one_tick_discovers_the_newest_day_and_forecasts_through_tomorrow(
     assert metadata["wape"].value == pytest.approx(by_lead["1"]["wape"])
     lead_one = scores[scores[LEAD] == 1].iloc[0]
     assert by_lead["1"]["wape"] == pytest.approx(lead_one["wape"])
+
+
+def shows_tomorrow_in_a_browser(settings: Settings, expected: list[float]) -> None:
+    """The Forecast page, in real headless Chromium, opens on tomorrow and draws tomorrow's
+    forecast as the issue stored it, the newest actuals' card naming P."""
+    from dash_app.app import create_app
+    from dash_app.screenshots import CHROMEDRIVER, CHROMIUM, chromium, serve, wait_for, wait_idle
+    from tests.dashboards import dashboard_settings
+    from tests.test_dashboard_browser import card, plot_y
+
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip(f"{CHROMIUM} and {CHROMEDRIVER} are needed: `make browser` installs them")
+    from selenium.webdriver.common.by import By
+
+    with serve(create_app(dashboard_settings(settings))) as url, chromium() as driver:
+        driver.get(url + "/")
+        wait_for(driver, "#forecast-graph .js-plotly-plot .main-svg")
+        wait_idle(driver)
+        picker = driver.find_element(By.ID, "forecast-date")
+        if picker.tag_name != "input":
+            picker = picker.find_element(By.TAG_NAME, "input")
+        assert picker.get_attribute("value") == str(TOMORROW)
+        shown = plot_y(driver, "forecast-graph", 2)
+        assert len(shown) == (TOMORROW - P).days * 24 + 24  # P through tomorrow
+        assert shown[-24:] == pytest.approx(expected)
+        actuals = card(driver, "card-freshness")
+        assert actuals["value"] == str(P)
+        assert actuals["caption"].startswith(f"{(TODAY - P).days} days old")
