@@ -21,6 +21,7 @@ import pytest
 from energy_assets.definitions import build_definitions
 from energy_assets.defs.partitions import Partitions
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.forecasting.model import DEFAULT_PARAMS, P10, P90, PREDICTION
 from energy_assets.domain.monitoring.alerts import Level
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
@@ -163,8 +164,7 @@ def test_the_weeks_predictions_are_pinned_banded_and_on_the_right_scale(
     real: RealSlice, de35_parquet: Path
 ) -> None:
     record = real.record(WEEK)
-    files = [real.storage / "predictions" / f"{day}.parquet" for day in WEEK_DAYS]
-    frames = [pd.read_parquet(f) for f in files]
+    frames = [lead_one(real, day) for day in WEEK_DAYS]
     assert [len(f) for f in frames] == [DAY_ROWS] * 7
     frame = pd.concat(frames, ignore_index=True)
     assert set(frame["model_uri"]) == {record["model_uri"]}
@@ -184,17 +184,27 @@ def test_the_weeks_predictions_are_pinned_banded_and_on_the_right_scale(
     assert 0.6 < covered < 0.97
 
 
+def lead_one(real: RealSlice, day: str) -> pd.DataFrame:
+    """The day-ahead forecasts of `day`: the lead-1 rows of its own issue."""
+    issue = pd.read_parquet(real.storage / "predictions" / f"{day}.parquet")
+    return issue[issue[LEAD] == 1].reset_index(drop=True)
+
+
 def daily_mape(real: RealSlice) -> dict[str, float]:
-    """Each monitored day's pooled MAPE, recomputed from the stored files."""
+    """Each monitored day's pooled MAPE at lead 1, recomputed from the stored files."""
     found = {}
     for day in MONITORED:
-        both = pd.read_parquet(real.storage / "predictions" / f"{day}.parquet").merge(
+        both = lead_one(real, day).merge(
             pd.read_parquet(real.storage / "raw_consumption" / f"{day}.parquet"),
             on=["datetime_utc", "area", "consumer_type"],
         )
         y, f = both["consumption_kwh"], both["prediction_kwh"]
         found[day] = float(((f - y).abs() / y)[y != 0].mean())
     return found
+
+
+def lead_of(day: str, issue: str) -> int:
+    return (pd.Timestamp(day) - pd.Timestamp(issue)).days + 1
 
 
 def test_monitoring_scores_every_day_and_series_as_a_plain_recomputation(
@@ -208,9 +218,13 @@ def test_monitoring_scores_every_day_and_series_as_a_plain_recomputation(
     }
     expected_mape = daily_mape(real)
     for day in MONITORED:
-        series = pd.read_parquet(real.storage / "forecast_monitoring" / f"{day}.parquet")
-        assert len(series) == 76 and (series["count"] == 24).all()
-        both = pd.read_parquet(real.storage / "predictions" / f"{day}.parquet").merge(
+        scored = pd.read_parquet(real.storage / "forecast_monitoring" / f"{day}.parquet")
+        # Every stored issue that forecast the day is scored at its lead, every series whole.
+        leads = [lead_of(day, p.stem) for p in (real.storage / "predictions").glob("*.parquet")]
+        stored = {lead for lead in leads if 1 <= lead <= real.settings.horizon_days}
+        assert set(scored[LEAD]) == stored and 1 in stored
+        assert (scored.groupby(LEAD).size() == 76).all() and (scored["count"] == 24).all()
+        both = lead_one(real, day).merge(
             pd.read_parquet(real.storage / "raw_consumption" / f"{day}.parquet"),
             on=["datetime_utc", "area", "consumer_type"],
         )
