@@ -37,7 +37,7 @@ from tests.asset_keys import (
 )
 from tests.http_replay import ReplayDataset, ReplayServer
 from tests.test_live_loop import PINNED, automate, automation_cursor, ingest_day, schedule_tick
-from tests.test_live_prices import quarter_records
+from tests.test_live_prices import quarter_records, shifted_records
 from tests.test_model_assets import failure_text, run
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -56,22 +56,7 @@ FIRST_ISSUE = P - dt.timedelta(days=HORIZON - 2)
 
 def shifted_rows(path: Path, last: dt.date) -> list[dict[str, Any]]:
     """The real consumption, moved by SHIFT, as the API publishes it up to `last`."""
-    rows = pd.read_csv(path, sep=";", decimal=",", dtype={"MunicipalityNo": str})
-    utc = pd.to_datetime(rows["HourUTC"]).dt.tz_localize("UTC") + SHIFT
-    keep = (utc >= pd.Timestamp(FIRST_DAY, tz="UTC")) & (
-        utc < pd.Timestamp(last + dt.timedelta(days=1), tz="UTC")
-    )
-    rows, utc = rows[keep], utc[keep]
-    return [
-        {
-            "HourUTC": at.strftime("%Y-%m-%dT%H:%M:%S"),
-            "HourDK": at.tz_convert("Europe/Copenhagen").strftime("%Y-%m-%dT%H:%M:%S"),
-            "MunicipalityNo": r.MunicipalityNo,
-            "Branche": r.Branche,
-            "ConsumptionkWh": float(r.ConsumptionkWh),
-        }
-        for at, r in zip(utc, rows.itertuples(), strict=True)
-    ]
+    return shifted_records(path, SHIFT, FIRST_DAY, last + dt.timedelta(days=1))
 
 
 def shifted_prices(path: Path) -> pd.DataFrame:

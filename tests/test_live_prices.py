@@ -46,11 +46,13 @@ TICK = dt.datetime(2025, 10, 3, 11, 30, tzinfo=dt.UTC)
 SWITCH = pd.Timestamp("2025-09-30 22:00", tz="UTC")  # 2025-10-01 00:00 Danish time
 
 
-def shifted_consumption(path: Path) -> list[dict[str, Any]]:
+def shifted_records(
+    path: Path, shift: pd.Timedelta, first: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """The real consumption moved by `shift`, as the API publishes the days [first, end)."""
     rows = pd.read_csv(path, sep=";", decimal=",", dtype={"MunicipalityNo": str})
-    utc = pd.to_datetime(rows["HourUTC"]).dt.tz_localize("UTC") + SHIFT
-    # Published up to 10-01, one day late at the tick.
-    keep = (utc >= pd.Timestamp(FIRST_DAY, tz="UTC")) & (utc < pd.Timestamp("2025-10-02", tz="UTC"))
+    utc = pd.to_datetime(rows["HourUTC"]).dt.tz_localize("UTC") + shift
+    keep = (utc >= pd.Timestamp(first, tz="UTC")) & (utc < pd.Timestamp(end, tz="UTC"))
     rows, utc = rows[keep], utc[keep]
     return [
         {
@@ -62,6 +64,11 @@ def shifted_consumption(path: Path) -> list[dict[str, Any]]:
         }
         for at, r in zip(utc, rows.itertuples(), strict=True)
     ]
+
+
+def shifted_consumption(path: Path) -> list[dict[str, Any]]:
+    # Published up to 10-01, one day late at the tick.
+    return shifted_records(path, SHIFT, FIRST_DAY, dt.date(2025, 10, 2))
 
 
 def shifted_prices(path: Path) -> pd.DataFrame:
