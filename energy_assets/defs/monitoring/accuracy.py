@@ -13,11 +13,12 @@ import pandas as pd
 
 from energy_assets import names
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
+from energy_assets.domain.calendar import day_keys, utc_days
 from energy_assets.domain.forecasting.features import LEAD
 from energy_assets.domain.monitoring.accuracy import DAY, lead_summaries, score_series
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
-from resources.parquet_io_manager import ALLOW_MISSING
+from resources.asset_storage import AssetStorage
 
 # Per lead, the figures a partition's metadata keeps (its top level is the alert lead's).
 LEAD_FIGURES = ("mape", "wape", "bias", "mape_median", "hours_scored")
@@ -29,17 +30,18 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
     @dg.asset(
         key=names.MONITORING,
         **daily_table(partitions.served_days, DAY),
-        ins={
-            # Every issue that forecast the day; one not stored is a lead not scored.
-            "predictions": dg.AssetIn(
+        # Every issue that forecast the day, read from storage a few weeks at a time (a
+        # backfill's issues at once would not fit in memory); one not stored is a lead not
+        # scored.
+        deps=[
+            dg.AssetDep(
                 names.PREDICTIONS,
                 partition_mapping=dg.TimeWindowPartitionMapping(
                     start_offset=-(horizon - 1), end_offset=0
                 ),
-                metadata={ALLOW_MISSING: True},
-            ),
-            "actuals": dg.AssetIn(names.RAW),
-        },
+            )
+        ],
+        ins={"actuals": dg.AssetIn(names.RAW)},
         group_name="monitoring",
         kinds={"pandas", "parquet"},
         description="Per-series MAPE, WAPE, bias and hours scored of every forecast of the day "
@@ -48,11 +50,10 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
         "the metadata of each partition.",
     )
     def forecast_monitoring(
-        context: dg.AssetExecutionContext, predictions: pd.DataFrame, actuals: pd.DataFrame
+        context: dg.AssetExecutionContext, actuals: pd.DataFrame, asset_storage: AssetStorage
     ) -> pd.DataFrame:
         start, end = run_window(context)
-        served = predictions[(predictions[TIME] >= start) & (predictions[TIME] < end)]
-        series = score_series(served, actuals)
+        series = _scores(asset_storage, actuals, start, end, horizon)
         summaries = lead_summaries(series)
         for key in context.partition_keys:
             by_lead = summaries.get(key)
@@ -72,6 +73,36 @@ def build_forecast_monitoring(settings: Settings, partitions: Partitions) -> dg.
         return series
 
     return forecast_monitoring
+
+
+CHUNK = pd.Timedelta(days=28)  # days scored at a time: each issue is read about twice
+
+
+def _scores(
+    asset_storage: AssetStorage,
+    actuals: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    horizon: int,
+) -> pd.DataFrame:
+    """`score_series` of every stored forecast of the days in [start, end)."""
+    key = dg.AssetKey(names.PREDICTIONS)
+    stored = set(asset_storage.stored_partitions(key))
+    parts = []
+    for first in pd.date_range(start, end, freq=CHUNK, inclusive="left"):
+        last = min(first + CHUNK, end)
+        issues = utc_days(first - pd.Timedelta(days=horizon - 1), last)
+        keys = [k for k in day_keys(issues) if k in stored]
+        if not keys:
+            continue
+        forecasts = asset_storage.read_window(key, keys)
+        forecasts = forecasts[(forecasts[TIME] >= first) & (forecasts[TIME] < last)]
+        day_actuals = actuals[(actuals[TIME] >= first) & (actuals[TIME] < last)]
+        if len(forecasts):
+            parts.append(score_series(forecasts, day_actuals))
+    if not parts:
+        return pd.DataFrame(columns=[DAY, LEAD])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _metadata(day: str, by_lead: dict[int, dict[str, Any]], judged: int) -> dict[str, Any]:
