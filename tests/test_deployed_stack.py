@@ -115,8 +115,10 @@ def stack(
                 "ENERGY_API_BASE_URL": api.url,
                 "ENERGY_API_DATASET": "ConsumptionDE35Hour",
                 "ENERGY_START_DATE": START,
-                # Ingest on 1 January only: the schedule stays out of the runs measured here.
+                # Ingest consumption and prices on 1 January only: the schedules stay out of
+                # the runs measured here (the prices schedule ticks hourly each afternoon).
                 "ENERGY_INGEST_CRON": "0 6 1 1 *",
+                "ENERGY_PRICES_CRON": "30 13 1 1 *",
                 "ENERGY_ALERT_WEBHOOK_URL": webhook.url,
                 "ENERGY_DASHBOARD_USERS": json.dumps(
                     {DASHBOARD_USER: generate_password_hash(DASHBOARD_PASSWORD)}
@@ -282,7 +284,12 @@ def test_the_deployed_stack_backfills_through_a_killed_daemon_and_a_killed_code_
         mark(f"run {run['runId'][:8]} {sorted(selected(run))} {run['status']} "
              f"{run['startTime'] and run['startTime'] - began_epoch:.0f}..."
              f"{run['endTime'] and run['endTime'] - began_epoch:.0f} s")  # fmt: skip
-    assert not [r for r in graphql.runs() if r["status"] in IN_PROGRESS], "a run hangs"
+    hanging = [
+        (r["status"], sorted(selected(r)), tags(r))
+        for r in graphql.runs()
+        if r["status"] in IN_PROGRESS
+    ]
+    assert not hanging, f"a run hangs: {hanging}"
     assert (daemon.starts, code.starts) == (2, 2)
     by_id = {r["runId"]: r for r in runs}
     assert by_id[killed["runId"]]["status"] == "FAILURE"
