@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import difflib
 import io
+import json
 import os
 import re
 import sys
@@ -376,6 +377,22 @@ def model_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_example_request(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from energy_assets.settings import load_settings
+    from energy_assets.storage.model_requests import example_request
+    from energy_assets.storage.objects import StorageError
+
+    try:
+        body = example_request(load_settings(), args.version, args.date, args.leads)
+    except (StorageError, MlflowException) as exc:
+        return _unreachable(args.prog, exc)
+    json.dump(body, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
 def _add_backtest(commands: Any) -> None:
     p_bt = commands.add_parser(
         "backtest", help="rolling-origin day-ahead backtest of the model and both baselines"
@@ -429,6 +446,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "list", help="versions with their week, gate verdict, approval and whether they serve"
     )
     p_list.set_defaults(func=model_list, prog=p_list.prog)
+    p_request = model_commands.add_parser(
+        "example-request",
+        help="the JSON body that `mlflow models serve` answers with VERSION's issue of --date",
+    )
+    p_request.add_argument("version", help="the version number, e.g. 7")
+    p_request.add_argument(
+        "--date", type=_date, required=True, help="the issue's first day (its lead 1), UTC"
+    )
+    p_request.add_argument(
+        "--leads", type=_leads, help="comma-separated leads (default: every lead it forecasts)"
+    )
+    p_request.set_defaults(func=model_example_request, prog=p_request.prog)
     for action in ("approve", "reject"):
         p_decide = model_commands.add_parser(
             action, help=f"{action} a candidate version (ENERGY_REQUIRE_APPROVAL)"

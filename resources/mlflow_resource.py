@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from energy_assets.domain import tracking
+from energy_assets.domain.forecasting.forecaster import Forecaster
 from energy_assets.domain.forecasting.model import ForecastModel
 from energy_assets.domain.forecasting.serving_rules import Serving
 from energy_assets.settings import Settings, secret_env_var
@@ -44,9 +45,10 @@ class MlflowResource(dg.ConfigurableResource):
         """Configure the MLflow client for this process; returns the experiment id."""
         return tracking.configure(self.tracking_uri, self.experiment, self.artifact_root)
 
-    def load_model(self, uri: str) -> ForecastModel:
-        """The forecaster of an explicit version (`models:/<name>/<version>`)."""
-        return tracking.load_forecast_model(uri, self.tracking_uri)
+    def load_forecaster(self, uri: str) -> Forecaster:
+        """The forecaster of an explicit version (`models:/<name>/<version>`), as MLflow
+        serves it."""
+        return tracking.load_forecaster(uri, self.tracking_uri)
 
     def version_tags(self, uri: str) -> dict[str, str]:
         return tracking.version_tags(uri, self.tracking_uri)

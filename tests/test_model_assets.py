@@ -4,10 +4,13 @@ Runs go through Dagster (`execute_in_process`) with MLflow, Optuna and storage i
 folders. Training is kept cheap: three weeks of data, 30-60 boosting rounds, a few trials.
 """
 
+import contextlib
+import datetime as dt
 import json
 import math
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import LEAD, ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.leads import ISSUED_AT
-from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION
 from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
     SearchSpaceError,
@@ -35,7 +38,9 @@ from energy_assets.domain.forecasting.tuning import (
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME
 from energy_assets.names import GATE
 from energy_assets.settings import Settings, load_settings
+from energy_assets.storage.model_requests import issue_request
 from tests.asset_keys import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY, RAW
+from tests.legacy_versions import log_booster_version
 
 RANGE_TAGS = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 # The run tag a partition key becomes. `execute_in_process(partition_key=...)` refuses a
@@ -381,24 +386,43 @@ def test_predictions_use_the_model_of_each_days_week(pipeline: Pipeline) -> None
         assert (bands[P10] < bands[P90]).mean() > 0.9  # a band, not a line
 
 
-def test_predictions_are_the_forecasts_of_the_named_version(pipeline: Pipeline) -> None:
-    """The `model_version` column is not just a label: the numbers come from that version,
-    and the other week's version would give different ones."""
-    tracking_uri = pipeline.settings.tracking_uri
+def served_issue(pipeline: Pipeline, uri: str, day: str) -> pd.DataFrame:
+    """The issue of `day` as MLflow's own loader forecasts it with `uri`, from the request
+    `energy-forecast model example-request` prints."""
+    import mlflow
+
+    _, version = tracking.parse_version_uri(uri)
+    frame, params = issue_request(pipeline.settings, version, dt.date.fromisoformat(day))
+    return mlflow.pyfunc.load_model(uri).predict(frame, params=params)
+
+
+SERVED_COLUMNS = [TIME, AREA, CONSUMER_TYPE, LEAD, PREDICTION, P10, P90]
+
+
+def assert_same_forecasts(served: pd.DataFrame, stored: pd.DataFrame, rtol: float) -> None:
+    """The same rows (keys, hours, leads) with the same forecasts and bands."""
+    order = [TIME, AREA, CONSUMER_TYPE, LEAD]
+    mine, theirs = (
+        f[SERVED_COLUMNS].sort_values(order).reset_index(drop=True) for f in (served, stored)
+    )
+    pd.testing.assert_frame_equal(mine[order], theirs[order], check_dtype=False)
+    for column in (PREDICTION, P10, P90):
+        np.testing.assert_allclose(mine[column], theirs[column], rtol=rtol, err_msg=column)
+
+
+def test_predictions_are_the_forecasts_of_the_named_version_as_mlflow_serves_it(
+    pipeline: Pipeline,
+) -> None:
+    """The stored issue is what `mlflow.pyfunc.load_model` of its version forecasts from the
+    stored history, at every lead; the other week's version would give different numbers."""
     for day, own, other in (("2023-02-08", W1, W2), ("2023-02-17", W2, W1)):
-        features = pd.read_parquet(pipeline.storage / "consumption_features" / f"{day}.parquet")
-        issue = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
-        stored = issue[issue[LEAD] == 1].reset_index(drop=True)
-        mine, theirs = (
-            predict(
-                tracking.load_forecast_model(pipeline.record(w)["model_uri"], tracking_uri),
-                features,
-            )
-            for w in (own, other)
-        )
-        for column in (PREDICTION, P10, P90):
-            np.testing.assert_allclose(stored[column], mine[column], rtol=1e-12)
-        assert not np.allclose(stored[PREDICTION], theirs[PREDICTION], rtol=1e-6)
+        stored = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+        assert set(stored["model_uri"]) == {pipeline.record(own)["model_uri"]}
+        mine = served_issue(pipeline, pipeline.record(own)["model_uri"], day)
+        assert sorted(mine[LEAD].unique()) == sorted(stored[LEAD].unique())
+        assert_same_forecasts(mine, stored, rtol=1e-6)
+        theirs = served_issue(pipeline, pipeline.record(other)["model_uri"], day)
+        assert not np.allclose(theirs[PREDICTION], mine[PREDICTION], rtol=1e-6)
 
 
 def test_a_passing_gate_lets_predictions_run_in_the_same_run(pipeline: Pipeline) -> None:
@@ -422,7 +446,7 @@ def test_predictions_stay_pinned_when_the_champion_alias_moves(pipeline: Pipelin
     assert pipeline.champion() == second
     client = pipeline.client()
     client.set_registered_model_alias(pipeline.name, tracking.CHAMPION, first)
-    tracking.load_forecast_model.cache_clear()  # load from the registry again, not from memory
+    tracking.load_forecaster.cache_clear()  # load from the registry again, not from memory
     try:
         result = run(pipeline.defs, pipeline.instance, [PREDICTIONS_KEY], partition=day)
         assert result.success, failure_text(result)
@@ -455,28 +479,70 @@ def test_predictions_refuse_a_record_that_names_an_alias(pipeline: Pipeline) -> 
     assert prediction_path.read_bytes() == predicted
 
 
+def model_folder(pipeline: Pipeline, uri: str) -> Path:
+    """Where the registry keeps a version's MLflow model (its MLmodel and artifacts)."""
+    _, version = tracking.parse_version_uri(uri)
+    client = pipeline.client()
+    registered = client.get_model_version(pipeline.name, version)
+    model_id = registered.model_id or registered.source.removeprefix("models:/")
+    location = client.get_logged_model(model_id).artifact_location
+    return Path(location.removeprefix("file://"))
+
+
 def test_a_version_missing_its_band_models_fails_predictions_by_name(pipeline: Pipeline) -> None:
     day = "2023-02-08"  # in W1
     uri = pipeline.record(W1)["model_uri"]
-    _, version = tracking.parse_version_uri(uri)
-    run_id = pipeline.client().get_model_version(pipeline.name, version).run_id
-    artifacts = Path(pipeline.client().get_run(run_id).info.artifact_uri.removeprefix("file://"))
-    band = artifacts / "quantiles" / "0.9.txt"
+    band = model_folder(pipeline, uri) / "artifacts" / "forecaster" / "quantiles" / "0.9.txt"
     aside = band.with_suffix(".aside")
     prediction_path = pipeline.storage / "predictions" / f"{day}.parquet"
     predicted = prediction_path.read_bytes()
     band.rename(aside)
-    tracking.load_forecast_model.cache_clear()
+    tracking.load_forecaster.cache_clear()
     try:
         result = run(pipeline.defs, pipeline.instance, [PREDICTIONS_KEY], partition=day)
     finally:
         aside.rename(band)
-        tracking.load_forecast_model.cache_clear()
+        tracking.load_forecaster.cache_clear()
     assert not result.success
-    assert f"{uri} (MLflow run {run_id}) lacks the artifacts ['quantiles/0.9.txt']" in (
-        failure_text(result)
-    )
+    assert f"{uri} lacks the artifacts ['forecaster/quantiles/0.9.txt']" in failure_text(result)
     assert prediction_path.read_bytes() == predicted  # the stored forecasts are kept
+
+
+def test_a_version_in_the_former_booster_format_still_serves_predictions(
+    pipeline: Pipeline,
+) -> None:
+    """A version registered before the forecaster was the MLflow model (the point booster in
+    LightGBM's flavour, the rest as run artifacts) forecasts its issues as it did; one short of
+    an artifact is refused by name."""
+    day = "2023-02-16"  # in W2
+    uri = pipeline.record(W2)["model_uri"]
+    tracking_uri = pipeline.settings.tracking_uri
+    model = tracking.load_forecaster(uri, tracking_uri).model
+    legacy = log_booster_version(model, pipeline.name, W2, tracking_uri)
+    tracking.record_gate(pipeline.name, legacy.version, passed=True)
+    record_path = pipeline.storage / "forecast_model" / f"{W2}.json"
+    prediction_path = pipeline.storage / "predictions" / f"{day}.parquet"
+    original, predicted = record_path.read_bytes(), prediction_path.read_bytes()
+    record = {**json.loads(original), "model_uri": legacy.uri, "model_version": legacy.version}
+    record_path.write_text(json.dumps(record))
+    try:
+        result = run(pipeline.defs, pipeline.instance, [PREDICTIONS_KEY], partition=day)
+        assert result.success, failure_text(result)
+        reissued = pd.read_parquet(prediction_path)
+    finally:
+        record_path.write_bytes(original)
+        prediction_path.write_bytes(predicted)
+    assert set(reissued["model_uri"]) == {legacy.uri}
+    assert_same_forecasts(reissued, pd.read_parquet(prediction_path), rtol=1e-12)
+
+    artifacts = Path(pipeline.client().get_run(legacy.run_id).info.artifact_uri[len("file://") :])
+    (artifacts / "quantiles" / "0.9.txt").unlink()
+    tracking.load_forecaster.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"lacks the artifacts \['quantiles/0.9.txt'\]"):
+            tracking.load_forecaster(legacy.uri, tracking_uri)
+    finally:  # the week's newest version again for the tests after this one
+        pipeline.client().delete_model_version(pipeline.name, legacy.version)
 
 
 @pytest.mark.parametrize(
@@ -489,12 +555,10 @@ def test_a_version_missing_its_band_models_fails_predictions_by_name(pipeline: P
         "runs:/0123456789abcdef/model",
     ],
 )
-def test_load_forecast_model_refuses_anything_but_an_explicit_version(
-    uri: str, tmp_path: Path
-) -> None:
+def test_load_forecaster_refuses_anything_but_an_explicit_version(uri: str, tmp_path: Path) -> None:
     store = tmp_path / "mlflow.db"
     with pytest.raises(ValueError, match="is not a pinned model version") as info:
-        tracking.load_forecast_model(uri, f"sqlite:///{store}")
+        tracking.load_forecaster(uri, f"sqlite:///{store}")
     assert repr(uri) in str(info.value)
     assert not store.exists()  # refused before MLflow was asked anything
     with pytest.raises(ValueError, match="expected models:/<name>/<version number>"):
@@ -878,3 +942,63 @@ def test_the_week_in_progress_has_a_model_partition(tmp_path: Path) -> None:
     assert weeks[-1] == "2023-03-13"
     today = partitions.served_days.get_partition_keys(current_time=now + dt.timedelta(days=1))[-1]
     assert partitions.week_of(pd.Timestamp(today, tz="UTC")) in weeks
+
+
+# --- 3. the registered model is the forecaster: MLflow serves it ---------------------------------
+
+
+def test_mlflow_models_serve_answers_the_example_request_with_the_stored_issue(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mlflow models serve --env-manager local` on 127.0.0.1, answering the body that
+    `energy-forecast model example-request V --date D` prints: the issue the pipeline stored
+    for D with V, every lead, to a relative 1e-6."""
+    import subprocess
+    import sys
+
+    import requests
+
+    from energy_assets.cli import main
+    from tests.loopback import free_port
+
+    day = "2023-02-17"  # in W2
+    uri = pipeline.record(W2)["model_uri"]
+    _, version = tracking.parse_version_uri(uri)
+    with isolated(pipeline.storage.parent):
+        monkeypatch.setenv("ENERGY_STORAGE_DIR", str(pipeline.settings.storage_dir))
+        monkeypatch.setenv("ENERGY_STATE_DIR", str(pipeline.settings.state_dir))
+        assert main(["model", "example-request", version, "--date", day]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["params"]["origin"] == f"{day}T00:00:00Z"
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": pipeline.settings.tracking_uri,
+        # The serving command starts uvicorn from PATH, as it does in an activated venv.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, server.communicate()[0][-3000:]
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=5).ok:
+                    break
+            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping"
+            time.sleep(1)
+        response = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert response.ok, response.text[:2000]
+    served = pd.DataFrame(response.json()["predictions"])
+    served[TIME] = pd.to_datetime(served[TIME], utc=True)
+    stored = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")
+    assert len(served) == len(stored) and served[LEAD].max() == stored[LEAD].max() > 1
+    assert_same_forecasts(served, stored, rtol=1e-6)

@@ -1,23 +1,31 @@
 """MLflow tracking and registry for forecast models (no Dagster imports).
 
-A registered version holds the point model in MLflow's LightGBM flavour; the P10/P90 boosters
-and the ensemble's further point models are text artifacts of the same run. Loading goes
-through an explicit version (`models:/name/3`), never an alias or "latest", so a prediction
-always uses the model its record names.
+A registered version is the whole forecaster as an MLflow pyfunc model (served_forecaster.py).
+Loading goes through an explicit version (`models:/name/3`), never an alias or "latest", so a
+prediction always uses the model its record names.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
-import pandas as pd
-
+from energy_assets.domain.booster_versions import load_booster_version
+from energy_assets.domain.forecasting.forecaster import Forecaster
+from energy_assets.domain.forecasting.forecaster_files import (
+    ARTIFACT,
+    check_forecaster_files,
+    save_forecaster,
+)
 from energy_assets.domain.forecasting.importance import importance_figure
 from energy_assets.domain.forecasting.model import ForecastModel
 from energy_assets.domain.forecasting.serving_rules import (
@@ -38,19 +46,21 @@ from energy_assets.domain.forecasting.serving_rules import (
 )
 
 CHAMPION = "champion"
-CALIBRATION = "calibration.json"
-MANIFEST = "manifest.json"  # the artifacts a version needs to forecast, written with them
-LEAD_BANDS = "lead_bands.json"  # a version that forecasts further leads: each lead's band
+# The file MLflow runs to make the served model when it loads a version (models-from-code).
+SERVED_MODEL_CODE = Path(__file__).with_name("served_model_code.py")
 
-
-class ModelArtifactsMissing(ValueError):
-    """A registered version lacks artifacts it needs to forecast."""
-
-
-# What loading a version's booster needs, pinned to the versions that trained it. Left to
-# itself MLflow infers this list by loading the model in a subprocess: about 3 s of every
-# weekly model run, for the same list (MLflow adds itself).
-MODEL_REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn", "scipy")
+# What the served forecaster imports, pinned to the versions that trained it (MLflow adds
+# itself). Left to itself MLflow infers this list by loading the model in a subprocess: about
+# 3 s of every weekly model run, for the same list.
+MODEL_REQUIREMENTS = (
+    "cloudpickle",
+    "holidays",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+)
 
 
 def model_requirements() -> list[str]:
@@ -103,17 +113,19 @@ def log_forecast_model(
     params: Mapping[str, Any],
     tags: Mapping[str, str],
     metrics: Mapping[str, float],
-    input_example: pd.DataFrame,
 ) -> ModelVersion:
-    """Log a weekly model as an MLflow run; register it as a new version tagged with its week."""
+    """Log a weekly model as an MLflow run; register the whole forecaster as a new version
+    tagged with its week."""
     import matplotlib.pyplot as plt
     import mlflow
-    import mlflow.lightgbm
 
-    with mlflow.start_run(run_name=f"forecast_model {week}") as run:
+    from energy_assets.domain.served_forecaster import model_metadata, signature
+
+    forecaster = Forecaster(model)
+    with mlflow.start_run(run_name=f"forecast_model {week}") as run, TemporaryDirectory() as tmp:
         mlflow.set_tags({**tags, WEEK_TAG: week})
         mlflow.log_params(_plain(params))
-        mlflow.log_metrics(dict(metrics))
+        mlflow.log_metrics({**metrics, "band_widening": model.band_widening})
         importance = model.feature_importance()
         fig = importance_figure(importance)
         mlflow.log_figure(fig, "feature_importance.png")
@@ -121,29 +133,19 @@ def log_forecast_model(
         mlflow.log_dict(
             {str(k): float(v) for k, v in importance.items()}, "feature_importance.json"
         )
-        for alpha, booster in model.quantiles.items():
-            mlflow.log_text(booster.model_to_string(), f"quantiles/{alpha:g}.txt")
-        for index, booster in enumerate(model.members, start=1):
-            mlflow.log_text(booster.model_to_string(), f"members/{index}.txt")
-        mlflow.log_dict({"band_widening": model.band_widening}, CALIBRATION)
-        if model.further is not None:
-            further = [model.further.point, *model.further.members]
-            for index, booster in enumerate(further):
-                mlflow.log_text(booster.model_to_string(), f"further/{index}.txt")
-            bands = {str(lead): list(band) for lead, band in model.lead_bands.items()}
-            mlflow.log_dict(bands, LEAD_BANDS)
-        mlflow.log_dict({"artifacts": _artifacts_of(model)}, MANIFEST)
-        mlflow.log_metric("band_widening", model.band_widening)
+        folder = Path(tmp) / ARTIFACT
+        save_forecaster(forecaster, folder)
         with warnings.catch_warnings():
-            # The integer columns are identity and calendar codes, never missing; MLflow's hint
-            # about integer columns holding NaN does not apply.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            # A signature rather than an input example: MLflow would round-trip the example
-            # through JSON, losing the categorical dtype the booster predicts with.
-            info = mlflow.lightgbm.log_model(
-                model.point,
+            # An example request is weeks of hourly history of every series: the signature
+            # and the metadata document the form instead.
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
+            info = mlflow.pyfunc.log_model(
                 name="model",
-                signature=mlflow.models.infer_signature(input_example),
+                python_model=str(SERVED_MODEL_CODE),
+                artifacts={ARTIFACT: str(folder)},
+                code_paths=[str(_code_copy(Path(tmp)))],
+                signature=signature(forecaster),
+                metadata=model_metadata(forecaster),
                 registered_model_name=registered_model,
                 pip_requirements=model_requirements(),
             )
@@ -151,6 +153,17 @@ def log_forecast_model(
     client = mlflow.MlflowClient()
     client.set_model_version_tag(registered_model, version, WEEK_TAG, week)
     return ModelVersion(registered_model, version, run.info.run_id)
+
+
+def _code_copy(tmp: Path) -> Path:
+    """The package's Python sources, which the served model imports (`mlflow models
+    build-docker` images have no other copy)."""
+    import energy_assets
+
+    source = Path(energy_assets.__file__).parent
+    target = tmp / "code" / source.name
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
 
 
 def parse_version_uri(uri: str) -> tuple[str, str]:
@@ -163,11 +176,12 @@ def parse_version_uri(uri: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=32)
-def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
-    """The model of one explicit registered version, with its quantile boosters."""
-    import lightgbm as lgb
+def load_forecaster(uri: str, tracking_uri: str) -> Forecaster:
+    """The forecaster of one explicit registered version, loaded as MLflow loads it for
+    serving (`mlflow.pyfunc.load_model`); a version registered before the forecaster was the
+    model, from its run's artifacts."""
     import mlflow
-    import mlflow.lightgbm
+    from mlflow.models import Model
 
     name, version = parse_version_uri(uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -176,69 +190,18 @@ def load_forecast_model(uri: str, tracking_uri: str) -> ForecastModel:
     run_id = client.get_model_version(name, version).run_id
     if run_id is None:
         raise ValueError(f"{uri}: the model version names no MLflow run")
-    point = mlflow.lightgbm.load_model(uri)
-
-    def boosters(folder: str) -> dict[str, Any]:
-        """The boosters stored as text artifacts in a folder of the run, by file stem."""
-        out = {}
-        for artifact in client.list_artifacts(run_id, folder):
-            text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact.path}")
-            out[artifact.path.rsplit("/", 1)[-1].removesuffix(".txt")] = lgb.Booster(model_str=text)
-        return out
-
-    _check_artifacts(uri, run_id, client)
-    quantiles = {float(alpha): booster for alpha, booster in boosters("quantiles").items()}
-    members = [b for _, b in sorted(boosters("members").items(), key=lambda kv: int(kv[0]))]
-    stored = [a.path for a in client.list_artifacts(run_id) if a.path == CALIBRATION]
-    widening = (
-        float(mlflow.artifacts.load_dict(f"runs:/{run_id}/{CALIBRATION}")["band_widening"])
-        if stored
-        else 0.0
-    )
-    model = ForecastModel(point=point, quantiles=quantiles, members=members, band_widening=widening)
-    if LEAD_BANDS in {a.path for a in client.list_artifacts(run_id)}:
-        further = [b for _, b in sorted(boosters("further").items(), key=lambda kv: int(kv[0]))]
-        model.further = ForecastModel(point=further[0], members=further[1:])
-        bands = mlflow.artifacts.load_dict(f"runs:/{run_id}/{LEAD_BANDS}")
-        model.lead_bands = {int(lead): (float(lo), float(hi)) for lead, (lo, hi) in bands.items()}
-    return model
-
-
-def _artifacts_of(model: ForecastModel) -> list[str]:
-    return [
-        *(f"quantiles/{alpha:g}.txt" for alpha in model.quantiles),
-        *(f"members/{i}.txt" for i in range(1, len(model.members) + 1)),
-        CALIBRATION,
-        *(
-            [*(f"further/{i}.txt" for i in range(1 + len(model.further.members))), LEAD_BANDS]
-            if model.further is not None
-            else []
-        ),
-    ]
-
-
-def _check_artifacts(uri: str, run_id: str, client: Any) -> None:
-    """Every artifact the version was logged with is there; a version logged before the
-    manifest needs at least its P10/P90 models. A model short of one would forecast without
-    its band or its ensemble members, silently."""
-    import mlflow
-
-    def listed(folder: str | None = None) -> set[str]:
-        return {a.path for a in client.list_artifacts(run_id, folder)}
-
-    top = listed()
-    if MANIFEST in top:
-        needed = list(mlflow.artifacts.load_dict(f"runs:/{run_id}/{MANIFEST}")["artifacts"])
-    else:
-        needed = ["quantiles/0.1.txt", "quantiles/0.9.txt"]
-    folders = {path.rsplit("/", 1)[0] for path in needed if "/" in path}
-    present = top.union(*(listed(folder) for folder in folders))
-    missing = [path for path in needed if path not in present]
-    if missing:
-        raise ModelArtifactsMissing(
-            f"{uri} (MLflow run {run_id}) lacks the artifacts {missing}; "
-            "retrain its week to register a complete version"
-        )
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    if "lightgbm" in Model.load(str(local)).flavors:  # the former format: a booster
+        return load_booster_version(uri, run_id, client)
+    check_forecaster_files(local / "artifacts" / ARTIFACT, uri)
+    # The model's copy of the code goes first on sys.path while it loads; this process
+    # already runs the same package, and keeps its own path.
+    path = list(sys.path)
+    try:
+        served = mlflow.pyfunc.load_model(str(local))
+    finally:
+        sys.path[:] = path
+    return served.unwrap_python_model().forecaster  # type: ignore[no-any-return]
 
 
 def _client(tracking_uri: str | None = None) -> Any:

@@ -12,6 +12,7 @@ from energy_assets.domain.calendar import day_keys, utc_days
 from energy_assets.domain.forecasting.features import (
     LOOKBACK_DAYS,
     ORIGIN,
+    PRICE_KNOWN,
     PRICE_LOOKBACK_DAYS,
     TARGET,
     YEAR_FEATURES,
@@ -29,7 +30,6 @@ from resources.parquet_io_manager import ALLOW_MISSING
 
 # Set on a day's features and predictions: True where no row had the price of its hour.
 WITHOUT_PRICES = "made_without_prices"
-PRICE_KNOWN = "p_hour"  # the feature whose presence means the row's hour had a price
 
 
 def _price_deps(settings: Settings) -> list[dg.AssetDep]:

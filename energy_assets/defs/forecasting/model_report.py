@@ -77,7 +77,7 @@ def compare_with_champion(
     if uri == record.model_uri:
         return None
     try:
-        champion = mlflow_tracking.load_model(uri)
+        champion = mlflow_tracking.load_forecaster(uri).model
         forecast = predict(champion, trained.validation_features)[PREDICTION].to_numpy()
         week = mlflow_tracking.version_week(uri)
     except Exception as exc:

@@ -129,7 +129,6 @@ def register(
                 for metric in ("wape", "bias")
             },
         },
-        input_example=trained.input_example,
     )
     return ModelRecord(
         week=week,

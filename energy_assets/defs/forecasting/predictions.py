@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from energy_assets import names
-from energy_assets.defs.forecasting.features import PRICE_KNOWN, WITHOUT_PRICES, prices_from_storage
+from energy_assets.defs.forecasting.features import WITHOUT_PRICES, prices_from_storage
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting import serving_rules
@@ -21,13 +21,8 @@ from energy_assets.domain.forecasting.features import (
     ORIGIN,
     PRICE_LOOKBACK_DAYS,
 )
-from energy_assets.domain.forecasting.leads import issue_features, issue_frame
-from energy_assets.domain.forecasting.model import (
-    MODEL_URI,
-    PRICE_KNOWN_COLUMN,
-    ForecastModel,
-    predict,
-)
+from energy_assets.domain.forecasting.forecaster import Forecaster
+from energy_assets.domain.forecasting.model import MODEL_URI, PRICE_KNOWN_COLUMN
 from energy_assets.domain.forecasting.record import ModelRecord
 from energy_assets.domain.schema import TIME
 from energy_assets.settings import Settings
@@ -37,10 +32,10 @@ from resources.parquet_io_manager import ALLOW_MISSING
 
 
 def _inputs() -> dict[str, dg.AssetIn]:
+    # The history an issue's features read; the forecaster builds them itself, as MLflow
+    # serving does.
     return {
-        "features": dg.AssetIn(names.FEATURES),
         "models": dg.AssetIn(names.MODEL),
-        # The further leads' features read the same history as the day-ahead features.
         "raw": dg.AssetIn(
             names.RAW,
             partition_mapping=dg.TimeWindowPartitionMapping(
@@ -79,7 +74,6 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
     )
     def predictions(
         context: dg.AssetExecutionContext,
-        features: pd.DataFrame,
         models: dict[str, dict[str, Any]],
         mlflow_tracking: MlflowResource,
         asset_storage: AssetStorage,
@@ -89,32 +83,26 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
         reach = end + pd.Timedelta(days=horizon - 1)
         prices = prices_from_storage(asset_storage, settings, start, reach)
         parts = []
-        serving: dict[str, str] = {}  # week -> the version that serves it, chosen once per run
-        notes: dict[str, str] = {}
-        # One week at a time: one model, and the further leads' features of its issues at once.
+        # One model week at a time: one model load and one feature build for its issues.
         days = utc_days(start, end)
         weeks = pd.Series([partitions.week_of(day) for day in days], index=days)
         for week, week_days in weeks.groupby(weeks, sort=True):
-            if week not in serving:
-                record = ModelRecord.from_dict(models[str(week)])
-                serving[str(week)], note = serving_uri(record, mlflow_tracking, require_approval)
-                if note:
-                    context.log.warning(note)
-                    notes[str(week)] = note
-            uri = serving[str(week)]
-            model = mlflow_tracking.load_model(uri)
+            record = ModelRecord.from_dict(models[str(week)])
+            uri, note = serving_uri(record, mlflow_tracking, require_approval)
+            if note:
+                context.log.warning(note)
+            forecaster = mlflow_tracking.load_forecaster(uri)
+            leads = _issue_leads(context, forecaster, uri, horizon)
             origins = pd.DatetimeIndex(week_days.index)
-            day_ahead = features[features[ORIGIN].isin(origins)]
-            further = _further_features(context, model, uri, raw, origins, prices, horizon)
+            issues = forecaster.forecast(raw, prices, origins, leads)
+            issues[MODEL_URI] = uri
+            parts.append(issues)
+            # Each issue names its own version on its own materialization, also when a
+            # single-run backfill spans several model weeks.
             for origin in origins:
-                issue = _forecast_issue(model, day_ahead, further, origin, horizon)
-                issue[MODEL_URI] = uri
-                parts.append(issue)
-                # Each issue names its own version on its own materialization, also when a
-                # single-run backfill spans several model weeks.
+                issue = issues[issues[ORIGIN] == origin]
                 context.add_asset_metadata(
-                    _issue_metadata(issue, uri, notes.get(str(week))),
-                    partition_key=str(origin.date()),
+                    _issue_metadata(issue, uri, note), partition_key=str(origin.date())
                 )
         return dg.Output(pd.concat(parts, ignore_index=True))
 
@@ -138,48 +126,16 @@ def _issue_metadata(issue: pd.DataFrame, uri: str, fallback: str | None) -> dict
     return metadata
 
 
-def _further_features(
-    context: dg.AssetExecutionContext,
-    model: ForecastModel,
-    uri: str,
-    raw: pd.DataFrame,
-    origins: pd.DatetimeIndex,
-    prices: pd.DataFrame | None,
-    horizon: int,
-) -> pd.DataFrame | None:
-    """The further leads' features of the issues, None where only the day ahead is forecast."""
-    if horizon == 1:
-        return None
-    if model.horizon < horizon:
+def _issue_leads(
+    context: dg.AssetExecutionContext, forecaster: Forecaster, uri: str, horizon: int
+) -> list[int]:
+    """Leads 1 .. horizon, or as far as a version trained for fewer reaches."""
+    if forecaster.reach < horizon:
         context.log.warning(
-            f"{uri} forecasts leads up to {model.horizon} only: its issues reach that far; "
+            f"{uri} forecasts leads up to {forecaster.reach} only: its issues reach that far; "
             f"retrain the week for leads up to {horizon}"
         )
-        if model.horizon == 1:
-            return None
-    return issue_features(raw, origins, prices, min(horizon, model.horizon))
-
-
-def _forecast_issue(
-    model: ForecastModel,
-    day_ahead: pd.DataFrame,
-    further: pd.DataFrame | None,
-    origin: pd.Timestamp,
-    horizon: int,
-) -> pd.DataFrame:
-    """The forecasts of one issue: its day-ahead rows and its further leads' rows."""
-    parts = []
-    for rows in (day_ahead, further):
-        if rows is None:
-            continue
-        mine = rows[rows[ORIGIN] == origin]
-        forecast = predict(model, mine)
-        if PRICE_KNOWN in mine.columns:
-            # Which rows knew their hour's price.
-            forecast[PRICE_KNOWN_COLUMN] = mine[PRICE_KNOWN].notna().to_numpy()
-        parts.append(forecast.assign(**{ORIGIN: mine[ORIGIN].to_numpy()}))
-    frame = pd.concat(parts, ignore_index=True)
-    return issue_frame(frame.drop(columns=[ORIGIN]), frame[ORIGIN], horizon)
+    return list(range(1, min(horizon, forecaster.reach) + 1))
 
 
 def serving_uri(

@@ -81,7 +81,8 @@ NUMERIC = [
 # before, and the day's mean against the trailing week's. Differences, not ratios: prices can be
 # zero or negative. (A difference from the trailing week's mean added nothing on the Aalborg
 # 2023 backtest; the one from the day before took its WAPE from 3.77% to 3.70%.)
-PRICE_FEATURES = ["p_hour", "p_vs_day", "p_vs_lag24", "p_day_vs_week"]
+PRICE_KNOWN = "p_hour"  # the feature whose presence means the row's hour had a price
+PRICE_FEATURES = [PRICE_KNOWN, "p_vs_day", "p_vs_lag24", "p_day_vs_week"]
 # Beyond lead 1, what is known of the days between the newest known day and the row's day:
 # how the level a year before moved over that gap, and how the prices did (the mean of the gap's
 # published prices against the week before the origin).

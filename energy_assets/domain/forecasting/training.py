@@ -43,7 +43,6 @@ class WeeklyModel:
     valid_start: pd.Timestamp
     validation: dict[str, dict[str, float]]  # the model and both baselines on the validation days
     forecasts_finite_non_negative: bool  # of the refitted model on the validation days
-    input_example: pd.DataFrame  # a few feature rows, for the model's signature
     features: pd.DataFrame = field(repr=False)  # what the served model trained on
     # The validation days' feature rows, and per (series, hour) the actual, the checked model's
     # forecasts, the served band and the baselines: what the validation metrics were computed on.
@@ -107,7 +106,6 @@ def train_weekly_model(
         valid_start=valid_start,
         validation=validation,
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
-        input_example=valid[model.point.feature_name()].head(5),
         features=trained_on,
         validation_features=valid,
         validation_frame=_validation_frame(valid, checked_forecast, served, raw),
