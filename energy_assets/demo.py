@@ -202,7 +202,26 @@ def run_demo(start: dt.date | None = None, days: int = 90) -> bool:
     print("\nDagster UI:  make ui   (http://127.0.0.1:3000)")
     store = redact_url(settings.tracking_uri)
     print(f"MLflow UI:   make mlflow   (http://127.0.0.1:5000, store {store})")
+    print_serving(storage, settings, week_end)
     return demo.ok
+
+
+def print_serving(storage: Storage, settings: Settings, issue: dt.date) -> None:
+    """How to serve the newest issue's version with MLflow and ask it for that issue."""
+    key = object_key(names.PREDICTIONS, issue.isoformat())
+    if not storage.exists(key):
+        return
+    uri = str(storage.read_parquet(key)[MODEL_URI].iloc[0])
+    version = uri.rsplit("/", 1)[-1]
+    print(f"\nServe {uri} as MLflow does, and ask it for the issue of {issue}:")
+    print("  . .venv/bin/activate")
+    print(f"  export MLFLOW_TRACKING_URI={redact_url(settings.tracking_uri)}")
+    print(f"  mlflow models serve -m {uri} --env-manager local -h 127.0.0.1 -p 5001 &")
+    print(f"  energy-forecast model example-request {version} --date {issue} > request.json")
+    print(
+        "  curl -s -H 'Content-Type: application/json' --data @request.json "
+        "http://127.0.0.1:5001/invocations"
+    )
 
 
 def print_outputs(storage: Storage, newest_issue: dt.date, newest_actuals: dt.date) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -162,6 +163,19 @@ def test_one_tick_discovers_the_newest_day_and_forecasts_through_tomorrow(
     assert (tomorrow_rows["price_known"] == (danish_day <= TOMORROW)).all()
     assert (tomorrow_rows[P10] <= tomorrow_rows[PREDICTION]).all()
     assert (tomorrow_rows[PREDICTION] <= tomorrow_rows[P90]).all()
+
+    # MLflow's own loader of the issue's version, given the stored history and prices, makes
+    # the same issue: the registered model is the forecaster the pipeline ran.
+    import mlflow
+
+    from energy_assets.storage.model_requests import issue_request
+
+    [uri] = issue["model_uri"].unique()
+    frame, params = issue_request(settings, uri.rsplit("/", 1)[-1], issue_day)
+    served = mlflow.pyfunc.load_model(uri).predict(frame, params=params)
+    assert len(served) == len(issue) and served["price_known"].sum() == issue["price_known"].sum()
+    for column in (PREDICTION, P10, P90):
+        np.testing.assert_allclose(served[column], issue[column], rtol=1e-6, err_msg=column)
 
     # The dashboard's API answers tomorrow's newest forecast with its lead and issue time.
     from dash_app.app import create_app

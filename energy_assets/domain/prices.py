@@ -37,6 +37,17 @@ QUARTER_HOUR_MARKET = dt.date(2025, 10, 1)
 PUBLISHED_AT_LOCAL_HOUR = 13
 
 
+def empty_prices() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            TIME: pd.Series(dtype="datetime64[ns, UTC]"),
+            AREA: pd.Series(dtype="string"),
+            PRICE_EUR: pd.Series(dtype="float64"),
+            PRICE_DKK: pd.Series(dtype="float64"),
+        }
+    )[PRICE_COLUMNS]
+
+
 @dataclass(frozen=True)
 class PriceDataset:
     name: str

@@ -156,13 +156,15 @@ def log_forecast_model(
 
 
 def _code_copy(tmp: Path) -> Path:
-    """The package's Python sources, which the served model imports (`mlflow models
-    build-docker` images have no other copy)."""
+    """The package's pure forecasting code (its domain layer), which the served model imports:
+    an image of `mlflow models build-docker` has no other copy."""
     import energy_assets
 
     source = Path(energy_assets.__file__).parent
     target = tmp / "code" / source.name
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(source / "domain", target / "domain", ignore=ignore)
+    shutil.copy2(source / "__init__.py", target / "__init__.py")
     return target
 
 

@@ -22,8 +22,8 @@ from energy_assets.domain.forecasting.features import (
     price_days_for,
     raw_days_for,
 )
+from energy_assets.domain.prices import empty_prices
 from energy_assets.domain.schema import TIME, VALUE
-from energy_assets.domain.sources.prices import empty_prices
 from energy_assets.settings import Settings
 from resources.asset_storage import AssetStorage
 from resources.parquet_io_manager import ALLOW_MISSING

@@ -10,10 +10,9 @@ from energy_assets import names
 from energy_assets.defs.ingestion.audit import Window, build_audit_check
 from energy_assets.defs.partitions import Partitions, daily_table, run_window
 from energy_assets.domain import quality
-from energy_assets.domain.prices import PRICE_EUR, PRICE_RULES, check_prices
+from energy_assets.domain.prices import PRICE_EUR, PRICE_RULES, check_prices, empty_prices
 from energy_assets.domain.schema import AREA, TIME
 from energy_assets.domain.sources import price_source_from_settings
-from energy_assets.domain.sources.prices import empty_prices
 from energy_assets.settings import Settings
 from resources.parquet_io_manager import WRITE_AUDIT_PUBLISH
 

@@ -20,8 +20,8 @@ from energy_assets.domain.forecasting.features import (
 )
 from energy_assets.domain.forecasting.leads import issue_frame, issued_after
 from energy_assets.domain.forecasting.model import PRICE_KNOWN_COLUMN, ForecastModel, predict
+from energy_assets.domain.prices import empty_prices
 from energy_assets.domain.schema import series_keys
-from energy_assets.domain.sources.prices import empty_prices
 
 
 @dataclass(frozen=True)

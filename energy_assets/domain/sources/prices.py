@@ -20,11 +20,11 @@ from energy_assets.domain.prices import (
     AREA_FIELD,
     DAY_AHEAD_PRICES,
     ELSPOTPRICES,
-    PRICE_COLUMNS,
     PRICE_DKK,
     PRICE_EUR,
     QUARTER_HOUR_MARKET,
     PriceDataset,
+    empty_prices,
     hourly_prices,
     read_price_file,
 )
@@ -41,17 +41,6 @@ from energy_assets.domain.sources.simulator import SimulatorSource, normal
 # The first hour of the first Danish day of 15-minute products, in UTC.
 QUARTER_HOUR_START = pd.Timestamp(QUARTER_HOUR_MARKET).tz_localize(LOCAL_TZ).tz_convert("UTC")
 EUR_DKK = 7.46  # the krone's peg to the euro, for synthetic DKK prices
-
-
-def empty_prices() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            TIME: pd.Series(dtype="datetime64[ns, UTC]"),
-            AREA: pd.Series(dtype="string"),
-            PRICE_EUR: pd.Series(dtype="float64"),
-            PRICE_DKK: pd.Series(dtype="float64"),
-        }
-    )[PRICE_COLUMNS]
 
 
 class PriceSource(ABC):
