@@ -993,10 +993,31 @@ def test_mlflow_models_serve_answers_the_example_request_with_the_stored_issue(
             assert time.monotonic() < deadline, "mlflow models serve did not answer /ping"
             time.sleep(1)
         response = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=300)
+        noon = {**body, "params": {**body["params"], "origin": f"{day}T12:00:00Z"}}
+        refused = requests.post(f"http://127.0.0.1:{port}/invocations", json=noon, timeout=300)
     finally:
         server.terminate()
         server.wait(timeout=60)
     assert response.ok, response.text[:2000]
+    # The version carries its code: loaded in a fresh process, the forecaster is the model's
+    # own copy, with nothing of Dagster (what an image of `mlflow models build-docker` runs).
+    probe = (
+        "import sys, mlflow; mlflow.pyfunc.load_model(sys.argv[1]); import energy_assets; "
+        "print(energy_assets.__file__, 'dagster' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, uri],
+        env=env,
+        cwd=pipeline.storage.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    where, dagster = loaded.stdout.split()[-2:]
+    assert "/code/energy_assets/" in where and dagster == "False", loaded.stdout
+    assert refused.status_code == 400
+    assert "is 00:00 UTC of the first day forecast" in refused.json()["message"]
     served = pd.DataFrame(response.json()["predictions"])
     served[TIME] = pd.to_datetime(served[TIME], utc=True)
     stored = pd.read_parquet(pipeline.storage / "predictions" / f"{day}.parquet")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
@@ -43,11 +44,13 @@ class ForecasterModel(PythonModel):  # type: ignore[misc]
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         params = params or {}
-        history, prices = from_request(model_input, self.forecaster.keys)
-        origin = parse_origin(params.get("origin")) or default_origin(history)
-        leads = params.get("leads") or None
-        out = self.forecaster.forecast(history, prices, pd.DatetimeIndex([origin]), leads)
-        return out
+        try:
+            history, prices = from_request(model_input, self.forecaster.keys)
+            origin = parse_origin(params.get("origin")) or default_origin(history)
+            leads = params.get("leads") or None
+            return self.forecaster.forecast(history, prices, pd.DatetimeIndex([origin]), leads)
+        except ValueError as exc:  # a request it cannot forecast from: HTTP 400 with the reason
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
 
 
 def signature(forecaster: Forecaster) -> ModelSignature:
