@@ -403,16 +403,18 @@ def test_a_newly_published_day_sets_off_the_days_downstream_of_it(
 
     reported(instance, RAW, "2023-01-21")
     second = evaluate(first.cursor)
-    # Monitoring of the published day, and the features of the next; predictions and drift
-    # have another partitions definition, so they follow on the tick after the features land.
+    # Monitoring of the published day, and the issue and features of the next (the issue reads
+    # the history itself); drift has another partitions definition than the features, so it
+    # follows on the tick after they land.
     assert requested(second) == {
         "consumption_features": ["2023-01-22"],
         "forecast_monitoring": ["2023-01-21"],
+        "predictions": ["2023-01-22"],
     }
     reported(instance, FEATURES_KEY, "2023-01-22")
     reported(instance, MONITORING_KEY, "2023-01-21")
     third = evaluate(second.cursor)
-    assert requested(third) == {"predictions": ["2023-01-22"], "feature_drift": ["2023-01-22"]}
+    assert requested(third) == {"feature_drift": ["2023-01-22"]}
     reported(instance, PREDICTIONS_KEY, "2023-01-22")
     reported(instance, DRIFT_KEY, "2023-01-22")
     assert requested(evaluate(third.cursor)) == {}

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -980,13 +981,16 @@ def test_mlflow_models_serve_answers_the_example_request_with_the_stored_issue(
     }
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri]
     command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = pipeline.storage.parent / "serve.log"
+    with log.open("w") as out:
+        # Its own process group: the command runs uvicorn as a child, stopped with it.
+        server = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 300
         while True:
-            assert server.poll() is None, server.communicate()[0][-3000:]
+            assert server.poll() is None, log.read_text()[-3000:]
             with contextlib.suppress(requests.ConnectionError):
                 if requests.get(f"http://127.0.0.1:{port}/ping", timeout=5).ok:
                     break
@@ -996,8 +1000,12 @@ def test_mlflow_models_serve_answers_the_example_request_with_the_stored_issue(
         noon = {**body, "params": {**body["params"], "origin": f"{day}T12:00:00Z"}}
         refused = requests.post(f"http://127.0.0.1:{port}/invocations", json=noon, timeout=300)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=60)
     assert response.ok, response.text[:2000]
     # The version carries its code: loaded in a fresh process, the forecaster is the model's
     # own copy, with nothing of Dagster (what an image of `mlflow models build-docker` runs).
