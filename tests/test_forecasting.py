@@ -18,7 +18,7 @@ from energy_assets.domain.forecasting.features import (
     build_features,
     feature_columns,
 )
-from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, fit, predict
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, design, fit, predict
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME, VALUE
 from energy_assets.domain.sources.simulator import SimulatorSource
 
@@ -205,3 +205,23 @@ def test_training_sample_keeps_recent_days_and_the_weight_of_old_ones() -> None:
     assert kept_old.sum() < old.sum() / 5, "old days are sampled"
     assert weights[kept_old].sum() == pytest.approx(full[old].sum(), rel=0.05)
     assert weights.sum() == pytest.approx(full.sum(), rel=0.05)
+
+
+def test_a_warm_start_keeps_the_fitted_trees_and_boosts_on(history: pd.DataFrame) -> None:
+    """`continue_fit` boosts each ensemble member further from where it stopped: the first
+    trees are the fitted model's, the series keep their categorical codes, and the result
+    forecasts the same rows, differently."""
+    from energy_assets.domain.forecasting.model import continue_fit
+
+    frame = build_features(history, pd.date_range(D - 20 * DAY, D, freq="D", tz="UTC"))
+    params = {"num_boost_round": 20}
+    first = fit(frame[frame[ORIGIN] < frame[ORIGIN].max()], params, quantiles=())
+    warm = continue_fit(first, frame, params, rounds=5)
+    assert warm.point.current_iteration() == first.point.current_iteration() + 5
+    assert [m.current_iteration() for m in warm.members] == [25]
+    assert warm.point.pandas_categorical == first.point.pandas_categorical
+    before = warm.point.predict(design(frame, first.point.feature_name()), num_iteration=20)
+    np.testing.assert_allclose(
+        before, first.point.predict(design(frame, first.point.feature_name())), rtol=1e-12
+    )
+    assert not np.allclose(predict(warm, frame)[PREDICTION], predict(first, frame)[PREDICTION])

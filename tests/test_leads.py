@@ -21,8 +21,14 @@ from energy_assets.domain.forecasting.features import (
     build_features,
     build_origin_features,
     feature_columns,
+    history_grid,
 )
-from energy_assets.domain.forecasting.leads import issue_features, issued_after, rotating_leads
+from energy_assets.domain.forecasting.leads import (
+    issue_features,
+    issued_after,
+    lead_features,
+    rotating_leads,
+)
 from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.training import WeeklyModel, train_weekly_model
 from energy_assets.domain.prices import published_at
@@ -202,3 +208,18 @@ def test_an_issue_is_dated_by_its_farthest_day() -> None:
         [2, 3, 2, 3],
         [3, 2, 3, 2],
     )
+
+
+def test_features_read_from_one_shared_grid_are_those_of_their_own(
+    history: pd.DataFrame, prices: pd.DataFrame
+) -> None:
+    """Training builds the history's grid once for every lead; each lead's features are the
+    ones it would build alone (up to the rounding of sums over a longer span)."""
+    origins = pd.DatetimeIndex(["2023-02-06", "2023-02-20", "2023-03-01"], tz="UTC")
+    leads = np.array([2, 5, 5])
+    grid = history_grid(history, origins.union(ORIGINS), 10)
+    shared = lead_features(history, origins, leads, prices, 10, grid)
+    alone = lead_features(history, origins, leads, prices, 10)
+    pd.testing.assert_frame_equal(shared, alone, rtol=1e-9)
+    naive = seasonal_naive(history, list(ORIGINS), lead=3, grid=grid)
+    pd.testing.assert_frame_equal(naive, seasonal_naive(history, list(ORIGINS), lead=3))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from energy_assets.domain.forecasting.grid import to_grid
+from energy_assets.domain.forecasting.grid import HourlyGrid, to_grid
 from energy_assets.domain.schema import TIME, key_values
 
 BASELINES = {"naive_24h": 24, "naive_168h": 168}
@@ -24,14 +24,18 @@ def baseline_lags(lead: int) -> dict[str, int]:
 
 
 def seasonal_naive(
-    history: pd.DataFrame, days: Sequence[pd.Timestamp], lead: int = 1
+    history: pd.DataFrame,
+    days: Sequence[pd.Timestamp],
+    lead: int = 1,
+    grid: HourlyGrid | None = None,
 ) -> pd.DataFrame:
     """Each baseline's forecast for every (hour of the given UTC days, series of `history`) made
-    `lead` days ahead, in canonical order."""
+    `lead` days ahead, in canonical order (from `grid`, the history's, where one is built)."""
     lags = baseline_lags(lead)
     origins = pd.DatetimeIndex(sorted({pd.Timestamp(d).tz_convert("UTC").floor("D") for d in days}))
     start = origins[0] - pd.Timedelta(hours=max(lags.values()))
-    grid = to_grid(history, start, origins[-1] + pd.Timedelta(days=1))
+    if grid is None:
+        grid = to_grid(history, start, origins[-1] + pd.Timedelta(days=1))
     hours = origins.repeat(24) + pd.to_timedelta(np.tile(np.arange(24), len(origins)), unit="h")
     pos = grid.index_of(hours)
     keys = grid.series.frame()

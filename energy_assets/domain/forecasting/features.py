@@ -229,6 +229,7 @@ def build_origin_features(
     prices: pd.DataFrame | None = None,
     leads: Sequence[int] = (1,),
     issued_after: pd.Timedelta = pd.Timedelta(0),
+    grid: HourlyGrid | None = None,
 ) -> pd.DataFrame:
     """One row per (origin, lead, hour of the lead's day, series): features, `scale` and the
     target; with more than lead 1, a `lead_days` column.
@@ -236,7 +237,8 @@ def build_origin_features(
     `history` is canonical long data; every consumption feature reads only hours before the
     origin (the end of the newest known day), whatever the lead. Rows are ordered by origin,
     lead, hour, then canonical order. With `prices`, the PRICE_FEATURES too, each from the
-    prices published by the time the forecast is issued: `issued_after` the origin.
+    prices published by the time the forecast is issued: `issued_after` the origin. `grid`, the
+    history as a grid built once for several calls (`history_grid`), must span what they read.
     """
     if len(origins) == 0:
         raise ValueError("no origins to build features for")
@@ -244,7 +246,8 @@ def build_origin_features(
     if leads[0] < 1:
         raise ValueError(f"leads are whole days from 1 on, got {leads}")
     origins = pd.DatetimeIndex(origins).tz_convert("UTC")
-    grid = to_grid(history, origins.min() - LOOKBACK, origins.max() + leads[-1] * HORIZON * HOUR)
+    if grid is None:
+        grid = history_grid(history, origins, leads[-1])
     rows = _Rows.layout(grid, origins, leads)
     columns = {**_series_columns(grid, rows), **_area_columns(grid, rows)}
     if prices is not None:
@@ -255,6 +258,11 @@ def build_origin_features(
     if leads != [1]:
         frame.insert(1, LEAD, np.repeat(rows.lead, len(grid.series)))
     return frame
+
+
+def history_grid(history: pd.DataFrame, origins: pd.DatetimeIndex, reach: int) -> HourlyGrid:
+    """The grid of `history` that features of `origins` up to lead `reach` read."""
+    return to_grid(history, origins.min() - LOOKBACK, origins.max() + reach * HORIZON * HOUR)
 
 
 def _nan_max(stack: np.ndarray) -> np.ndarray:

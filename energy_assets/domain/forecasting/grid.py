@@ -58,8 +58,12 @@ def to_grid(
     n_hours = max(int((end - start) // HOUR), 0)
     values = np.full((len(series), n_hours), np.nan)
     if len(history) and n_hours:
-        rows = series.positions(history)
+        # Only the rows inside the window are placed: matching a row to its series is the
+        # costly part, and a window is often a small part of a long history.
         cols = ((times - start) // HOUR).to_numpy(dtype="int64")
-        keep = (rows >= 0) & (cols >= 0) & (cols < n_hours)
-        values[rows[keep], cols[keep]] = history[VALUE].to_numpy(dtype="float64")[keep]
+        inside = np.flatnonzero((cols >= 0) & (cols < n_hours))
+        rows = series.positions(history.iloc[inside])
+        keep = rows >= 0
+        cells = history[VALUE].to_numpy(dtype="float64")[inside]
+        values[rows[keep], cols[inside][keep]] = cells[keep]
     return HourlyGrid(start=start, series=series, values=values)

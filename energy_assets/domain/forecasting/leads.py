@@ -17,15 +17,22 @@ import pandas as pd
 
 from energy_assets.domain.forecasting import metrics
 from energy_assets.domain.forecasting.baselines import LEAD_BASELINES, seasonal_naive
-from energy_assets.domain.forecasting.features import HORIZON, LEAD, ORIGIN, build_origin_features
+from energy_assets.domain.forecasting.features import (
+    HORIZON,
+    LEAD,
+    ORIGIN,
+    SCALE,
+    build_origin_features,
+    history_grid,
+)
+from energy_assets.domain.forecasting.grid import HourlyGrid
 from energy_assets.domain.forecasting.model import (
-    PREDICTION,
     ForecastModel,
     TrainingParams,
     day_sample,
+    design,
     fit,
     lead_band,
-    predict,
 )
 from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
 
@@ -55,12 +62,14 @@ def lead_features(
     leads: np.ndarray,
     prices: pd.DataFrame | None,
     horizon: int,
+    grid: HourlyGrid | None = None,
 ) -> pd.DataFrame:
     """Features of the further lead `leads[i]` from `origins[i]`, each as an issue reaching
-    `horizon` days makes it (ordered by lead, then origin)."""
+    `horizon` days makes it (ordered by lead, then origin); `grid` as in build_origin_features."""
     after = issued_after(horizon)
+    grid = grid if grid is not None else history_grid(history, origins, horizon)
     parts = [
-        build_origin_features(history, origins[leads == lead], prices, [int(lead)], after)
+        build_origin_features(history, origins[leads == lead], prices, [int(lead)], after, grid)
         for lead in np.unique(leads)
     ]
     return pd.concat(parts, ignore_index=True)
@@ -107,36 +116,43 @@ def train_further_leads(
     newest = origins[-1] + pd.Timedelta(hours=HORIZON - 1)
     plan = day_sample(origins, np.full(len(origins), rows_per_origin), newest, settings)
     chosen = pd.Series(leads, index=origins).loc[plan.index]
-    train = lead_features(raw, pd.DatetimeIndex(plan.index), chosen.to_numpy(), prices, horizon)
-    model = fit(train, params, quantiles=(), day_factors=plan, sample_by=ORIGIN)
     # Every held-out day at every further lead, from the origin L - 1 days before it.
     lead = np.repeat(further_leads(horizon), len(held_out))
     target = np.tile(held_out.tz_convert("UTC").tz_localize(None).to_numpy(), horizon - 1)
     check_origins = pd.DatetimeIndex(target).tz_localize("UTC") - pd.to_timedelta(lead - 1, "D")
-    check = lead_features(raw, check_origins, lead, prices, horizon)
-    bands = lead_band(model, check)
-    return FurtherLeads(model, bands, _validation(model, check, raw, held_out))
+    # One grid of the history for every lead's features and baselines.
+    grid = history_grid(raw, pd.DatetimeIndex(plan.index).union(check_origins), horizon)
+    train = lead_features(
+        raw, pd.DatetimeIndex(plan.index), chosen.to_numpy(), prices, horizon, grid
+    )
+    model = fit(train, params, quantiles=(), day_factors=plan, sample_by=ORIGIN)
+    check = lead_features(raw, check_origins, lead, prices, horizon, grid)
+    log_point = model.log_ratio(design(check, model.point.feature_name()))
+    bands = lead_band(model, check, log_point)
+    return FurtherLeads(model, bands, _validation(check, log_point, raw, held_out, grid))
 
 
 def _validation(
-    model: ForecastModel, check: pd.DataFrame, raw: pd.DataFrame, days: pd.DatetimeIndex
+    check: pd.DataFrame,
+    log_point: np.ndarray,
+    raw: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    grid: HourlyGrid,
 ) -> dict[int, dict[str, dict[str, float]]]:
+    """The model (its log point forecasts of the `check` rows) and both naives per lead."""
     keys = row_keys(series_keys(check))
-    forecast = check[[*keys, LEAD, VALUE]].assign(model=model_point(model, check))
+    point = np.exp(log_point) * check[SCALE].to_numpy(dtype="float64")
+    forecast = check[[*keys, LEAD, VALUE]].assign(model=point)
     out: dict[int, dict[str, dict[str, float]]] = {}
     for lead in sorted(forecast[LEAD].unique()):
         rows = forecast[forecast[LEAD] == lead]
-        scored = rows.merge(seasonal_naive(raw, list(days), lead=int(lead)), on=keys)
+        naive = seasonal_naive(raw, list(days), lead=int(lead), grid=grid)
+        scored = rows.merge(naive, on=keys)
         out[int(lead)] = {
             "model": metrics.summary(scored, VALUE, "model"),
             **{name: metrics.summary(scored, VALUE, col) for name, col in LEAD_BASELINES.items()},
         }
     return out
-
-
-def model_point(model: ForecastModel, features: pd.DataFrame) -> np.ndarray:
-    """The point forecast in kWh of a model without a band."""
-    return predict(model, features.drop(columns=[LEAD]))[PREDICTION].to_numpy()
 
 
 def with_further_leads(model: ForecastModel, further: FurtherLeads) -> ForecastModel:

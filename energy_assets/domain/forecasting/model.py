@@ -330,6 +330,49 @@ def fit(
     return ForecastModel(point=point, quantiles=models, members=members)
 
 
+def continue_fit(
+    model: ForecastModel,
+    train: pd.DataFrame,
+    params: Mapping[str, Any] | None,
+    rounds: int,
+    day_factors: pd.Series | None = None,
+) -> ForecastModel:
+    """The point ensemble of `model` boosted `rounds` more on the trainable rows of `train`
+    (sampled and weighted as `fit` does): a warm start from a fitted model instead of a new fit.
+    Each booster keeps its objective and the series' categorical codes it was trained with."""
+    import lightgbm as lgb
+
+    rows = trainable(train)
+    if rows.empty:
+        raise ValueError("no trainable rows: every target or scale is missing")
+    settings = split_params(params or {})
+    rows, weights = training_sample(rows, settings, day_factors)
+    objectives = [settings.booster["objective"], *settings.extra_objectives]
+    boosters = [model.point, *model.members]
+    if len(objectives) != len(boosters):
+        raise ValueError(f"{len(boosters)} boosters to continue, {len(objectives)} objectives")
+    columns = model.point.feature_name()
+    categorical = [c for c in columns if is_categorical(c)]
+    X = design(rows, columns)
+    for column, categories in zip(categorical, model.point.pandas_categorical or [], strict=False):
+        X[column] = pd.Categorical(X[column].astype(object), categories=categories)
+
+    def dataset() -> Any:  # one per booster: each computes its own starting scores on it
+        return lgb.Dataset(
+            X,
+            label=label(rows),
+            weight=weights,
+            categorical_feature=categorical,
+            free_raw_data=False,
+        )
+
+    continued = [
+        lgb.train({**settings.booster, "objective": objective}, dataset(), rounds, init_model=b)
+        for b, objective in zip(boosters, objectives, strict=True)
+    ]
+    return ForecastModel(point=continued[0], members=continued[1:])
+
+
 def predict(model: ForecastModel, features: pd.DataFrame) -> pd.DataFrame:
     """Forecasts in kWh: point, and P10/P90 where quantile models exist; never negative.
     Rows of a further lead (`lead_days` above 1) are forecast by the further leads' model, with
@@ -372,13 +415,19 @@ def _predict_further(
     return out
 
 
-def lead_band(model: ForecastModel, held_out: pd.DataFrame) -> dict[int, tuple[float, float]]:
+def lead_band(
+    model: ForecastModel, held_out: pd.DataFrame, log_point: np.ndarray | None = None
+) -> dict[int, tuple[float, float]]:
     """Per lead of the held-out rows, the 10th and 90th percentile of the model's log errors
-    (log actual - log forecast): the P10-P90 band its forecasts at that lead are given."""
-    rows = trainable(held_out)
+    (log actual - log forecast): the P10-P90 band its forecasts at that lead are given.
+    `log_point`: the model's log forecasts of every held-out row, where already made."""
+    if log_point is None:
+        log_point = model.log_ratio(design(held_out, model.point.feature_name()))
+    usable = (np.isfinite(held_out[TARGET]) & (held_out[SCALE] > 0)).to_numpy()
+    rows = held_out[usable]
     if rows.empty:
         return {}
-    errors = label(rows) - model.log_ratio(design(rows, model.point.feature_name()))
+    errors = label(rows) - np.asarray(log_point)[usable]
     leads = rows[LEAD].to_numpy()
     return {
         int(lead): (
