@@ -4,7 +4,8 @@ Simulator data 2021-01-01 .. 2023-12-31 (76 series), a SQLite Dagster instance w
 run coordinator, local storage and a local MLflow store, all in a temporary folder. Each stage
 runs as its own process, the way an operator would run it:
 
-1. `raw_consumption` over the three years, one single-run backfill with its data contract;
+1. `raw_consumption` over the three years, one single-run backfill with its data contract, and
+   `day_ahead_prices` (simulated) over the same days the same way;
 2. `consumption_features` over the same days, one single run;
 3. `model_hyperparameters` pinned to the search space's defaults (a one-trial study);
 4. `forecast_model` for every week that serves a day of the range, as a partition backfill
@@ -41,9 +42,19 @@ from chain import dagster_home, materialize, pinned_study, timed_stage
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY, LAST_DAY = dt.date(2021, 1, 1), dt.date(2023, 12, 31)
-STAGES = ("raw", "features", "hyperparameters", "models", "predictions", "monitoring", "drift")
+STAGES = (
+    "raw",
+    "prices",
+    "features",
+    "hyperparameters",
+    "models",
+    "predictions",
+    "monitoring",
+    "drift",
+)
 FOLDERS = {
     "raw": "raw_consumption",
+    "prices": "day_ahead_prices",
     "features": "consumption_features",
     "hyperparameters": "model_hyperparameters.json",
     "models": "forecast_model",
@@ -96,6 +107,8 @@ def run_stage(stage: str) -> dict[str, object]:
 
     if stage == "raw":
         return {"ok": materialize(names.RAW, days=(FIRST_DAY, LAST_DAY))}
+    if stage == "prices":
+        return {"ok": materialize(names.PRICES, days=(FIRST_DAY, LAST_DAY))}
     if stage == "features":
         return {"ok": materialize(names.FEATURES, days=(FIRST_DAY, LAST_DAY))}
     if stage == "hyperparameters":
@@ -222,6 +235,7 @@ def missing_partitions(storage: Path) -> dict[str, int]:
     forecast = [d for d in served if d >= forecast_days()[0]]
     expected = {
         "raw": every_day,
+        "prices": every_day,
         "features": every_day,
         "models": model_weeks(),
         "predictions": forecast,
@@ -285,7 +299,7 @@ def main() -> int:
     chosen = args.stages.split(",")
     stages = [s for s in STAGES if s in chosen]
     if args.compare:
-        stages = [s for s in stages if s in ("raw", "features", "hyperparameters", "models")]
+        stages = [s for s in stages if STAGES.index(s) <= STAGES.index("models")]
     for stage in stages:
         if args.compare and stage == "models":
             slow, _, one = timed_stage(__file__, stage, {**env, "BENCH_CONCURRENT": "1"}, root)
