@@ -67,11 +67,9 @@ def train_weekly_model(
     """The model of the week starting at `week_start`, trained on the `training_weeks` before
     it (fewer where the raw data begins later); `raw` also holds the year before those weeks,
     which the features look back on. With `prices`, the features include the prices. With a
-    `horizon` beyond 1 day, a second model forecasts leads 2 .. horizon (see leads.py).
-
-    The served model is the checked one refitted on every day before the week, or, with
-    `warm_rounds`, the checked one boosted that many rounds more on its sample and the
-    validation days (bench/warm_start.py: not yet as accurate as the refit)."""
+    `horizon` beyond 1 day, a second model forecasts leads 2 .. horizon (see leads.py). With
+    `warm_rounds` the served model is the checked one boosted that many rounds more on its
+    sample and the validation days, not a refit (bench/warm_start.py: not yet as accurate)."""
     # The first day of data has no day before it to build features from.
     first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
     train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
@@ -92,16 +90,8 @@ def train_weekly_model(
     checked = fit(train, params, day_factors=checked_days)
     checked_forecast = predict(checked, valid)
     validation = validation_metrics(valid, checked_forecast[PREDICTION].to_numpy(), raw)
-    # The served model refits the point forecast with the validation days and keeps the checked
-    # model's quantile models, calibrated on the validation days they never saw: split-conformal
-    # prediction as such, and two fewer models to train.
     trained_on = features[features[ORIGIN].isin(final_days.index)]
-    if warm_rounds:
-        model = continue_fit(checked, trained_on, params, warm_rounds, final_days)
-    else:
-        model = fit(trained_on, params, quantiles=(), day_factors=final_days)
-    model.quantiles = checked.quantiles
-    model.band_widening = band_widening(checked, valid)
+    model = _served(checked, trained_on, valid, params, final_days, warm_rounds)
     lead_validation: dict[int, dict[str, dict[str, float]]] = {}
     if horizon > 1:
         further = train_further_leads(
@@ -122,6 +112,27 @@ def train_weekly_model(
         validation_frame=_validation_frame(valid, checked_forecast, served, raw),
         lead_validation=lead_validation,
     )
+
+
+def _served(
+    checked: ForecastModel,
+    trained_on: pd.DataFrame,
+    valid: pd.DataFrame,
+    params: Mapping[str, Any],
+    final_days: pd.Series,
+    warm_rounds: int | None,
+) -> ForecastModel:
+    """The served model refits the point forecast with the validation days (or boosts the
+    checked one further) and keeps the checked model's quantile models, calibrated on the
+    validation days they never saw: split-conformal prediction as such, and two fewer models
+    to train."""
+    if warm_rounds:
+        model = continue_fit(checked, trained_on, params, warm_rounds, final_days)
+    else:
+        model = fit(trained_on, params, quantiles=(), day_factors=final_days)
+    model.quantiles = checked.quantiles
+    model.band_widening = band_widening(checked, valid)
+    return model
 
 
 def _validation_frame(
