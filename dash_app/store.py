@@ -221,12 +221,9 @@ class DashboardStore:
     def partitions(self, asset: str, suffix: str = "parquet") -> list[str]:
         """Partition keys stored for an asset, sorted."""
 
-        def load() -> list[str]:
-            prefix, end = f"{asset}/", f".{suffix}"
-            keys = self.storage.list_keys(asset)
-            return sorted(k[len(prefix) : -len(end)] for k in keys if k.endswith(end))
-
-        return self.cached(("partitions", asset, suffix), load)
+        return self.cached(
+            ("partitions", asset, suffix), lambda: self.storage.partition_keys(asset, suffix)
+        )
 
     def frame(self, asset: str, partition: str) -> pd.DataFrame | None:
         """One stored partition, or None when it is not stored."""

@@ -109,12 +109,7 @@ class AssetStorage(dg.ConfigurableResource):
 
     def stored_partitions(self, asset_key: dg.AssetKey) -> list[str]:
         """Partition keys of a parquet asset that have a file in storage, sorted."""
-        prefix = asset_prefix(asset_key)
-        return sorted(
-            key[len(prefix) + 1 :].removesuffix(".parquet")
-            for key in self.storage.list_keys(prefix)
-            if key.endswith(".parquet")
-        )
+        return self.storage.partition_keys(asset_prefix(asset_key))
 
     # -- writing --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from energy_assets.storage.objects import Storage, object_key, storage_from_sett
 
 def stored_days(storage: Storage, asset: str, days: pd.DatetimeIndex) -> pd.DataFrame | None:
     """The stored partitions of `asset` among `days`, as one frame; None when none is."""
-    stored = {key.rsplit("/", 1)[-1].removesuffix(".parquet") for key in storage.list_keys(asset)}
+    stored = set(storage.partition_keys(asset))
     frames = [
         storage.read_parquet(object_key(asset, day)) for day in day_keys(days) if day in stored
     ]

@@ -63,6 +63,11 @@ class Storage(ABC):
     def list_keys(self, prefix: str) -> list[str]:
         """Keys under `prefix/`, sorted."""
 
+    def partition_keys(self, asset: str, suffix: str = "parquet") -> list[str]:
+        """The partition keys stored for an asset (`object_key(asset, key, suffix)`), sorted."""
+        prefix, end = f"{asset}/", f".{suffix}"
+        return sorted(k[len(prefix) : -len(end)] for k in self.list_keys(asset) if k.endswith(end))
+
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
