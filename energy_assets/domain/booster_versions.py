@@ -5,6 +5,7 @@ serving in the pipeline through the same `Forecaster`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from energy_assets.domain.forecasting.forecaster import Forecaster
@@ -16,13 +17,14 @@ MANIFEST = "manifest.json"  # the artifacts a version needs to forecast, written
 LEAD_BANDS = "lead_bands.json"  # a version that forecasts further leads: each lead's band
 
 
-def load_booster_version(uri: str, run_id: str, client: Any) -> Forecaster:
-    """The forecaster of a version logged in LightGBM's flavour, from its run's artifacts."""
+def load_booster_version(uri: str, run_id: str, client: Any, local: Path) -> Forecaster:
+    """The forecaster of a version logged in LightGBM's flavour (its MLflow model downloaded
+    to `local`), the rest from its run's artifacts."""
     import lightgbm as lgb
     import mlflow
     import mlflow.lightgbm
 
-    point = mlflow.lightgbm.load_model(uri)
+    point = mlflow.lightgbm.load_model(str(local))
 
     def boosters(folder: str) -> dict[str, Any]:
         """The boosters stored as text artifacts in a folder of the run, by file stem."""

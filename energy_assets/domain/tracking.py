@@ -192,18 +192,21 @@ def load_forecaster(uri: str, tracking_uri: str) -> Forecaster:
     run_id = client.get_model_version(name, version).run_id
     if run_id is None:
         raise ValueError(f"{uri}: the model version names no MLflow run")
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    if "lightgbm" in Model.load(str(local)).flavors:  # the former format: a booster
-        return load_booster_version(uri, run_id, client)
-    check_forecaster_files(local / "artifacts" / ARTIFACT, uri)
-    # The model's copy of the code goes first on sys.path while it loads; this process
-    # already runs the same package, and keeps its own path.
-    path = list(sys.path)
-    try:
-        served = mlflow.pyfunc.load_model(str(local))
-    finally:
-        sys.path[:] = path
-    return served.unwrap_python_model().forecaster  # type: ignore[no-any-return]
+    # Downloaded once, into a folder removed once the boosters are in memory: a backfill loads
+    # a version per week, and a long-lived process would keep every copy.
+    with TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        if "lightgbm" in Model.load(str(local)).flavors:  # the former format: a booster
+            return load_booster_version(uri, run_id, client, local)
+        check_forecaster_files(local / "artifacts" / ARTIFACT, uri)
+        # The model's copy of the code goes first on sys.path while it loads; this process
+        # already runs the same package, and keeps its own path.
+        path = list(sys.path)
+        try:
+            served = mlflow.pyfunc.load_model(str(local))
+        finally:
+            sys.path[:] = path
+        return served.unwrap_python_model().forecaster  # type: ignore[no-any-return]
 
 
 def _client(tracking_uri: str | None = None) -> Any:
