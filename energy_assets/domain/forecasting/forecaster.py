@@ -44,9 +44,9 @@ class Forecaster:
 
     def leads(self, asked: Iterable[int] | None = None) -> list[int]:
         """The leads of an issue: `asked` (checked against the reach), by default 1 .. reach."""
-        leads = sorted({int(lead) for lead in asked}) if asked is not None else []
         if asked is None:
             return list(range(1, self.reach + 1))
+        leads = sorted({int(lead) for lead in asked})
         if not leads or leads[0] < 1 or leads[-1] > self.reach:
             raise ValueError(f"leads must be whole days in 1 .. {self.reach}, not {leads}")
         return leads

@@ -109,9 +109,14 @@ class ForecastModel:
 RATIO_FLOOR = 1e-3  # keeps log() finite for zero hours
 
 
+def trainable_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows have a known target and a usable scale."""
+    return (np.isfinite(frame[TARGET]) & (frame[SCALE] > 0)).to_numpy()
+
+
 def trainable(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows with a known target and a usable scale."""
-    return frame[np.isfinite(frame[TARGET]) & (frame[SCALE] > 0)]
+    return frame[trainable_rows(frame)]
 
 
 def label(frame: pd.DataFrame) -> np.ndarray:
@@ -423,7 +428,7 @@ def lead_band(
     `log_point`: the model's log forecasts of every held-out row, where already made."""
     if log_point is None:
         log_point = model.log_ratio(design(held_out, model.point.feature_name()))
-    usable = (np.isfinite(held_out[TARGET]) & (held_out[SCALE] > 0)).to_numpy()
+    usable = trainable_rows(held_out)
     rows = held_out[usable]
     if rows.empty:
         return {}
