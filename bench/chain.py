@@ -62,6 +62,18 @@ def pinned_study(end_date: dt.date) -> dict[str, Any]:
     return {names.HYPERPARAMETERS: {"config": config}}
 
 
+def local_workspace(root: Path, first_day: dt.date, *, fresh: bool = True) -> dict[str, str]:
+    """The environment of a benchmark's own deployment under `root` from `first_day`: local
+    storage, MLflow and Optuna state, and a Dagster home (made when `fresh`)."""
+    return {
+        "ENERGY_START_DATE": first_day.isoformat(),
+        "ENERGY_STORAGE_DIR": str(root / "storage"),
+        "ENERGY_STATE_DIR": str(root / "state"),
+        "DAGSTER_HOME": str(dagster_home(root) if fresh else root / "dagster_home"),
+        "DO_NOT_TRACK": "1",
+    }
+
+
 def dagster_home(root: Path) -> Path:
     home = root / "dagster_home"
     home.mkdir(parents=True)

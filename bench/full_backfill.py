@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chain import dagster_home, materialize, pinned_study, timed_stage
+from chain import local_workspace, materialize, pinned_study, timed_stage
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY, LAST_DAY = dt.date(2021, 1, 1), dt.date(2023, 12, 31)
@@ -263,13 +263,9 @@ def instance_yaml(concurrent: int) -> str:
 def workspace(root: Path, concurrent: int, weeks: int, fresh: bool = True) -> dict[str, str]:
     return {
         "ENERGY_SOURCE": "simulator",
-        "ENERGY_START_DATE": FIRST_DAY.isoformat(),
-        "ENERGY_STORAGE_DIR": str(root / "storage"),
-        "ENERGY_STATE_DIR": str(root / "state"),
-        "DAGSTER_HOME": str(dagster_home(root) if fresh else root / "dagster_home"),
+        **local_workspace(root, FIRST_DAY, fresh=fresh),
         "BENCH_CONCURRENT": str(concurrent),
         "BENCH_WEEKS": str(weeks or ""),
-        "DO_NOT_TRACK": "1",
     }
 
 

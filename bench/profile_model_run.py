@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chain import dagster_home, materialize, pinned_study
+from chain import local_workspace, materialize, pinned_study
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY = dt.date(2021, 1, 1)
@@ -77,16 +77,7 @@ def main() -> int:
     if args.week.weekday() != 0:
         parser.error(f"--week must be a Monday, not {args.week}")
     root = Path(tempfile.mkdtemp(prefix="bench-profile-model-"))
-    os.environ.update(
-        {
-            "ENERGY_SOURCE": "simulator",
-            "ENERGY_START_DATE": FIRST_DAY.isoformat(),
-            "ENERGY_STORAGE_DIR": str(root / "storage"),
-            "ENERGY_STATE_DIR": str(root / "state"),
-            "DAGSTER_HOME": str(dagster_home(root)),
-            "DO_NOT_TRACK": "1",
-        }
-    )
+    os.environ.update({"ENERGY_SOURCE": "simulator", **local_workspace(root, FIRST_DAY)})
     from pyinstrument import Profiler
 
     from energy_assets import names

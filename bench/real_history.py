@@ -34,7 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from chain import dagster_home, materialize, pinned_study, timed_stage
+from chain import local_workspace, materialize, pinned_study, timed_stage
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (
@@ -197,11 +197,7 @@ def workspace(root: Path, data: Path) -> dict[str, str]:
         "ENERGY_FILE": str(data.resolve()),
         "ENERGY_PRICES_FILE": str(data.with_name(PRICES).resolve()),
         "ENERGY_PRICE_AREAS": "DK1",
-        "ENERGY_START_DATE": FIRST_DAY.isoformat(),
-        "ENERGY_STORAGE_DIR": str(root / "storage"),
-        "ENERGY_STATE_DIR": str(root / "state"),
-        "DAGSTER_HOME": str(dagster_home(root)),
-        "DO_NOT_TRACK": "1",
+        **local_workspace(root, FIRST_DAY),
     }
 
 
