@@ -9,8 +9,9 @@ runs as its own process, the way an operator would run it:
 2. `consumption_features` over the same days, one single run;
 3. `model_hyperparameters` pinned to the search space's defaults (a one-trial study);
 4. `forecast_model` for every week that serves a day of the range, as a partition backfill
-   that the backfill daemon splits into one run per week and the queued run coordinator runs
-   `--concurrent` at a time (a `dagster-daemon` process started for the stage);
+   that the backfill daemon splits into runs of `--weeks-per-run` weeks (the asset's backfill
+   policy, ENERGY_MODEL_WEEKS_PER_RUN) and the queued run coordinator runs `--concurrent` at a
+   time (a `dagster-daemon` process started for the stage);
 5. `predictions`, 6. `forecast_monitoring` and 7. `feature_drift` for every served day, one
    single run each.
 
@@ -18,7 +19,7 @@ Then it checks that every partition of every asset is stored, and prints per ass
 time, the peak memory of the stage's processes, and the storage written; for drift also the
 time per day and the bytes per non-drifting day.
 
-    python bench/full_backfill.py [--concurrent 2] [--weeks N] [--keep]
+    python bench/full_backfill.py [--concurrent 2] [--weeks N] [--weeks-per-run K] [--keep]
 
 `--weeks N` backfills only the newest N weeks' models (and serves their days); `--compare`
 backfills those models once with one run at a time and once with `--concurrent`, and prints the
@@ -131,6 +132,7 @@ def backfill_models(concurrent: int) -> dict[str, object]:
 
     from energy_assets import names
     from energy_assets.definitions import build_definitions
+    from energy_assets.domain import tracking
     from energy_assets.settings import load_settings
 
     defs = build_definitions(load_settings())
@@ -184,18 +186,28 @@ def backfill_models(concurrent: int) -> dict[str, object]:
     durations = sorted(r.end_time - r.start_time for r in records if r.start_time and r.end_time)
     storage = Path(os.environ["ENERGY_STORAGE_DIR"]) / names.MODEL
     missing = [w for w in weeks if not (storage / f"{w}.json").exists()]
-    refused = [
-        r.dagster_run.tags.get("dagster/partition")
-        for r in records
-        if r.dagster_run.status != DagsterRunStatus.SUCCESS
-    ]
+    tracking_uri = load_settings().tracking_uri
+    failed_gate = [
+        w
+        for w in weeks
+        if w not in missing
+        and tracking.gate_status(json.loads((storage / f"{w}.json").read_text())["model_uri"],
+                                 tracking_uri) != "passed"
+    ]  # fmt: skip
+    per_run = (
+        int(os.environ.get("ENERGY_MODEL_WEEKS_PER_RUN") or 0)
+        or load_settings().model_weeks_per_run
+    )
     return {
         "ok": not missing,
         "weeks": len(weeks),
         "runs": len(records),
+        "weeks_per_run": per_run,
+        "failed_runs": sum(r.dagster_run.status != DagsterRunStatus.SUCCESS for r in records),
         "concurrent": concurrent,
         "median_run_s": round(durations[len(durations) // 2], 1) if durations else None,
-        "failed_gate": sorted(w for w in refused if w not in missing),
+        "median_week_s": round(durations[len(durations) // 2] / per_run, 1) if durations else None,
+        "failed_gate": failed_gate,
         "missing": missing,
     }
 
@@ -260,12 +272,15 @@ def instance_yaml(concurrent: int) -> str:
     )
 
 
-def workspace(root: Path, concurrent: int, weeks: int, fresh: bool = True) -> dict[str, str]:
+def workspace(
+    root: Path, concurrent: int, weeks: int, per_run: int = 0, fresh: bool = True
+) -> dict[str, str]:
     return {
         "ENERGY_SOURCE": "simulator",
         **local_workspace(root, FIRST_DAY, fresh=fresh),
         "BENCH_CONCURRENT": str(concurrent),
         "BENCH_WEEKS": str(weeks or ""),
+        **({"ENERGY_MODEL_WEEKS_PER_RUN": str(per_run)} if per_run else {}),
     }
 
 
@@ -273,6 +288,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrent", type=int, default=2, help="model runs at a time")
     parser.add_argument("--weeks", type=int, default=0, help="only the newest N model weeks")
+    parser.add_argument("--weeks-per-run", type=int, default=0, help="model weeks per run")
     parser.add_argument("--compare", action="store_true", help="models with 1 and --concurrent")
     parser.add_argument("--keep", action="store_true", help="keep the workspace folder")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
@@ -283,7 +299,9 @@ def main() -> int:
         print(json.dumps(run_stage(args.stage)))
         return 0
     root = args.resume or Path(tempfile.mkdtemp(prefix="bench-full-backfill-"))
-    env = workspace(root, args.concurrent, args.weeks, fresh=args.resume is None)
+    env = workspace(
+        root, args.concurrent, args.weeks, args.weeks_per_run, fresh=args.resume is None
+    )
     os.environ.update({k: v for k, v in env.items() if k.startswith(("ENERGY_", "BENCH_"))})
     first, last = served_days()
     print(f"full backfill: simulator, 76 series, {FIRST_DAY} .. {LAST_DAY}; "

@@ -316,6 +316,9 @@ class Settings(CommonSettings):
     # Two years: the model learns the yearly pattern from them (it reads the year before, too).
     training_weeks: int = Field(default=104, ge=2, le=520)
     validation_days: int = Field(default=7, ge=1, le=60)
+    # How many weekly models a backfill trains per run: one process start and one read of the
+    # data for them all, and each week's checked model is the week before's served model.
+    model_weeks_per_run: int = Field(default=8, ge=1, le=52)
     optuna_storage: SecretStr | None = None
 
     alert_webhook_url: SecretStr | None = None

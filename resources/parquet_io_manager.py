@@ -109,13 +109,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     def _write_record(self, context: dg.OutputContext, record: dict[str, Any]) -> None:
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
-        if len(keys) > 1:
+        if len(keys) == 1:
+            uri = self.asset_storage.write_record(context.asset_key, keys[0], record)
+            context.add_output_metadata({"uri": uri})
+            return
+        # A run of several partitions returns one record per partition, keyed by partition.
+        if set(record) != set(keys):
             raise TypeError(
-                f"{context.asset_key.to_user_string()}: a record covers one partition, "
-                f"not {len(keys)}"
+                f"{context.asset_key.to_user_string()}: a run of {len(keys)} partitions must "
+                f"return a record per partition keyed by partition, got keys {sorted(record)[:5]}"
             )
-        uri = self.asset_storage.write_record(context.asset_key, keys[0], record)
-        context.add_output_metadata({"uri": uri})
+        for key in record:
+            self.asset_storage.write_record(context.asset_key, key, record[key])
+        where = self.asset_storage.storage.uri(asset_prefix(context.asset_key))
+        context.add_output_metadata({"partitions_written": len(keys), "uri": where})
 
     def load_input(self, context: dg.InputContext) -> Any:
         stored, asset_key = self.asset_storage, context.asset_key

@@ -29,7 +29,7 @@ from energy_assets.domain.forecasting import serving_rules
 from energy_assets.domain.forecasting.features import LEAD, ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import gate_verdict
 from energy_assets.domain.forecasting.leads import ISSUED_AT
-from energy_assets.domain.forecasting.model import P10, P90, PREDICTION
+from energy_assets.domain.forecasting.model import P10, P90, PREDICTION, predict
 from energy_assets.domain.forecasting.tuning import (
     DEFAULT_SPACE_FILE,
     SearchSpaceError,
@@ -39,7 +39,9 @@ from energy_assets.domain.forecasting.tuning import (
 from energy_assets.domain.schema import AREA, CONSUMER_TYPE, TIME
 from energy_assets.names import GATE
 from energy_assets.settings import Settings, load_settings
+from energy_assets.storage.drift_store import load_reference
 from energy_assets.storage.model_requests import issue_request
+from energy_assets.storage.objects import LocalStorage
 from tests.asset_keys import FEATURES_KEY, MODEL_KEY, PARAMS_KEY, PREDICTIONS_KEY, RAW
 from tests.legacy_versions import log_booster_version
 
@@ -572,6 +574,119 @@ def test_parse_version_uri_accepts_an_explicit_version() -> None:
         "12",
     )
     assert URI.match(tracking.ModelVersion("m", "3", "run").uri)
+
+
+# --- 2b. several weeks in one run ---------------------------------------------------------------
+
+
+@dataclass
+class WeeksRun:
+    state: Pipeline
+    both: dg.ExecuteInProcessResult  # W1 and W2 in one run
+    records: dict[str, dict[str, Any]]  # what that run stored for each week
+    alone: dg.ExecuteInProcessResult  # W2 again, alone, as a retune runs it
+
+
+@pytest.fixture(scope="module")
+def weeks_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeeksRun]:
+    """Own storage and registry: raw data to W2, a one-trial study, then the models of W1 and
+    W2 in one run (as a backfill runs several weeks), then W2 alone."""
+    base = tmp_path_factory.mktemp("weeks")
+    with isolated(base):
+        settings = cheap_settings(base, start_date="2023-01-01")
+        defs = build_definitions(settings)
+        instance = dg.DagsterInstance.ephemeral()
+        ingest = run(defs, instance, [RAW], first="2023-01-01", last="2023-02-12")
+        assert ingest.success, failure_text(ingest)
+        config = {"n_trials": 1, "end_date": "2023-02-05", "search_space": CHEAP_SPACE}
+        params = run(defs, instance, [PARAMS_KEY], config=config)
+        assert params.success, failure_text(params)
+        both = run(defs, instance, [MODEL_KEY], first=W1, last=W2)
+        state = Pipeline(settings, defs, instance, ingest, params, {}, None)
+        records = {week: state.record(week) for week in (W1, W2)}
+        alone = run(defs, instance, [MODEL_KEY], partition=W2)
+        yield WeeksRun(state, both, records, alone)
+
+
+def run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [record.user_message for record in instance.all_logs(run_id)]
+
+
+def test_a_run_of_several_weeks_registers_judges_and_reports_each_week(
+    weeks_run: WeeksRun,
+) -> None:
+    state, result = weeks_run.state, weeks_run.both
+    assert result.success, failure_text(result)
+    client = state.client()
+    stored = materializations(result, MODEL_KEY)
+    assert sorted(stored) == [W1, W2]
+    versions = []
+    for week, record in weeks_run.records.items():
+        # Each week: its own MLflow run and version, tagged with its week, and its own metadata.
+        registered = client.get_model_version(state.name, record["model_version"])
+        assert registered.tags[serving_rules.WEEK_TAG] == week
+        assert registered.run_id == record["mlflow_run_id"]
+        assert stored[week]["model_uri"] == record["model_uri"]
+        assert stored[week]["valid_wape"] == record["validation"]["model"]["wape"]
+        assert record["train_end"] == week
+        report = state.storage / "forecast_model" / week / f"report-v{record['model_version']}.html"
+        assert stored[week]["report"] == report.as_uri() and report.exists()
+        assert load_reference(LocalStorage(state.storage), week, record["model_version"])
+        versions.append(int(record["model_version"]))
+    assert versions[1] == versions[0] + 1
+    # One gate evaluation per week, on its own partition, judged in week order.
+    gates = evaluations(state.instance, result.run_id)
+    assert [(str(g.partition), g.passed) for g in gates] == [(W1, True), (W2, True)]
+    assert [g.metadata["model_uri"].value for g in gates] == [
+        weeks_run.records[W1]["model_uri"],
+        weeks_run.records[W2]["model_uri"],
+    ]
+    # The first week fitted its checked model; the second reused the first week's served one.
+    messages = run_messages(state.instance, result.run_id)
+    assert f"week {W1}: checked model fitted" in messages
+    assert f"week {W2}: checked model the week before" in messages
+
+
+def test_a_week_trained_in_a_run_of_several_is_the_week_trained_alone(
+    weeks_run: WeeksRun,
+) -> None:
+    """W2 alone fits its own checked model: the same verdict and the same served forecasts as
+    in the run of two weeks, where the checked model was W1's served model."""
+    state, alone = weeks_run.state, weeks_run.alone
+    assert alone.success, failure_text(alone)
+    assert f"week {W2}: checked model fitted" in run_messages(state.instance, alone.run_id)
+    in_run, single = weeks_run.records[W2], state.record(W2)
+    assert single["model_version"] != in_run["model_version"]
+    assert single["validation"] == in_run["validation"]
+    client = state.client()
+    metrics = [client.get_run(r["mlflow_run_id"]).data.metrics for r in (in_run, single)]
+    assert metrics[0] == metrics[1]
+    raw = pd.concat(
+        pd.read_parquet(f) for f in sorted((state.storage / "raw_consumption").glob("*.parquet"))
+    )
+    features = build_features(raw, pd.date_range(W2, periods=1, freq="D", tz="UTC"))
+    models = [
+        tracking.load_forecaster(r["model_uri"], state.settings.tracking_uri).model
+        for r in (in_run, single)
+    ]
+    pd.testing.assert_frame_equal(predict(models[0], features), predict(models[1], features))
+
+
+def test_a_run_of_several_weeks_stops_before_training_when_a_week_has_no_data(
+    weeks_run: WeeksRun,
+) -> None:
+    state = weeks_run.state
+    late = W3  # raw data ends 2023-02-12: nothing in its validation days
+    before = state.record(W2)
+    registered = len(state.client().search_model_versions(f"name='{state.name}'"))
+    result = run(state.defs, state.instance, [MODEL_KEY], first=W2, last=late)
+    assert not result.success
+    message = failure_text(result)
+    assert f"weeks {late}: no raw data stored for the 7 days before the week" in message
+    # Nothing of the run's weeks was registered or overwritten.
+    assert state.record(W2) == before
+    assert len(state.client().search_model_versions(f"name='{state.name}'")) == registered
+    assert not (state.storage / "forecast_model" / f"{late}.json").exists()
 
 
 # --- 3. the gate ---------------------------------------------------------------------------------

@@ -95,11 +95,19 @@ def prices_from_storage(
 ) -> pd.DataFrame | None:
     """The stored prices the features of [start, end) read (none stored: an empty frame), or
     None where the deployment forecasts without prices."""
+    return prices_of_days(asset_storage, settings, price_days_for(start, end))
+
+
+def prices_of_days(
+    asset_storage: AssetStorage, settings: Settings, days: pd.DatetimeIndex
+) -> pd.DataFrame | None:
+    """The stored prices of the given UTC days (none stored: an empty frame), or None where the
+    deployment forecasts without prices."""
     if not settings.uses_prices:
         return None
     key = dg.AssetKey(names.PRICES)
     stored = set(asset_storage.stored_partitions(key))
-    keys = [k for k in day_keys(price_days_for(start, end)) if k in stored]
+    keys = [k for k in day_keys(days) if k in stored]
     return asset_storage.read_window(key, keys) if keys else empty_prices()
 
 

@@ -2,11 +2,12 @@
 by a blocking check, and published only when it passed; a day that failed leaves the stored day
 as it was."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
 
+from energy_assets.defs.check_targets import run_materializations
 from energy_assets.defs.dagster_internals import AssetCheckEvaluationTargetMaterializationData
 from energy_assets.domain.quality import Outcome
 from energy_assets.storage.objects import ConcurrentWrite, ObjectNotFound
@@ -49,7 +50,7 @@ def build_audit_check(
         }
         windows = [partitions_def.time_window_for_partition_key(k) for k in keys]
         days = [(pd.Timestamp(w.start), pd.Timestamp(w.end)) for w in windows]
-        targets = _materializations(context, key, run_id, keys)
+        targets = run_materializations(context, key, run_id, keys)
         for day, outcome in zip(keys, audit(audited, days), strict=True):
             published = False
             if staged[day] is not None:
@@ -80,28 +81,6 @@ def _publish(
         context.log.warning(f"{day}: passed, not published: {exc}")
         return False
     return True
-
-
-def _materializations(
-    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, run_id: str, keys: Sequence[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
-    """The materialization each day's evaluation judges, by partition: declarative automation
-    counts a check as passed only for the materialization it names."""
-    instance = context.instance
-    run = instance.get_run_record_by_id(run_id)
-    after = run.start_time if run is not None and run.start_time is not None else None
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(keys), after_timestamp=after),
-        limit=len(keys) + 1,
-        ascending=False,
-    ).records
-    out: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
-    for record in records:
-        if record.run_id == run_id and record.partition_key and record.partition_key not in out:
-            out[record.partition_key] = AssetCheckEvaluationTargetMaterializationData(
-                storage_id=record.storage_id, run_id=run_id, timestamp=record.timestamp
-            )
-    return out
 
 
 def _published(

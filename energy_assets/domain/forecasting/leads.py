@@ -34,6 +34,7 @@ from energy_assets.domain.forecasting.model import (
     fit,
     lead_band,
 )
+from energy_assets.domain.forecasting.request_form import history_windows
 from energy_assets.domain.schema import TIME, VALUE, row_keys, series_keys
 
 ISSUED_AT = "issued_at"  # when the issue that made a forecast was made (see issued_after)
@@ -95,41 +96,76 @@ class FurtherLeads:
     validation: dict[int, dict[str, dict[str, float]]]
 
 
-def train_further_leads(
-    raw: pd.DataFrame,
-    prices: pd.DataFrame | None,
+@dataclass(frozen=True)
+class FurtherPlan:
+    """The further leads' model's sample (one rotating lead per sampled origin, each origin's
+    weight factor) and its check: every held-out day at every further lead."""
+
+    horizon: int
+    factors: pd.Series  # sampled origin -> weight factor
+    leads: np.ndarray  # the lead of each sampled origin
+    held_out: pd.DatetimeIndex
+
+    def check(self) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """The origins and leads of the check rows: each held-out day from L - 1 days before."""
+        lead = np.repeat(further_leads(self.horizon), len(self.held_out))
+        days = self.held_out.tz_convert("UTC").tz_localize(None).to_numpy()
+        target = pd.DatetimeIndex(np.tile(days, self.horizon - 1)).tz_localize("UTC")
+        return target - pd.to_timedelta(lead - 1, "D"), lead
+
+    def all_origins(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.factors.index).union(self.check()[0])
+
+    def spans(self) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        """The spans of consumption the model's features, targets and baselines read."""
+        check, check_leads = self.check()
+        origins = [*self.factors.index, *check]
+        leads = [*self.leads, *check_leads]
+        out = []
+        for origin, lead in zip(origins, leads, strict=True):
+            target = origin + pd.Timedelta(days=int(lead) - 1)
+            out += [(target, target + pd.Timedelta(days=1)), *history_windows(origin, self.horizon)]
+        return out
+
+
+def plan_further_leads(
     origins: pd.DatetimeIndex,
     held_out: pd.DatetimeIndex,
     horizon: int,
-    params: Mapping[str, Any],
+    n_series: int,
     settings: TrainingParams,
-) -> FurtherLeads:
-    """The further leads' model of a week: trained on one rotating lead per sampled origin of
-    `origins` (within the row budget, as the day-ahead model), each row known before the first
-    held-out day, then judged and given its band on the held-out days at every lead."""
-    first_held_out = held_out[0]
+) -> FurtherPlan:
+    """One rotating lead per origin of `origins`, sampled within the row budget as the
+    day-ahead model's days are; only rows known before the first held-out day."""
     leads = rotating_leads(origins, horizon)
     # An origin's row at lead L is known once its day has passed, before the held-out days.
-    known = origins + pd.to_timedelta(leads, unit="D") <= first_held_out
+    known = origins + pd.to_timedelta(leads, unit="D") <= held_out[0]
     origins, leads = origins[known], leads[known]
-    rows_per_origin = HORIZON * max(1, len(raw.drop_duplicates(series_keys(raw))))
+    rows_per_origin = HORIZON * max(1, n_series)
     newest = origins[-1] + pd.Timedelta(hours=HORIZON - 1)
-    plan = day_sample(origins, np.full(len(origins), rows_per_origin), newest, settings)
-    chosen = pd.Series(leads, index=origins).loc[plan.index]
-    # Every held-out day at every further lead, from the origin L - 1 days before it.
-    lead = np.repeat(further_leads(horizon), len(held_out))
-    target = np.tile(held_out.tz_convert("UTC").tz_localize(None).to_numpy(), horizon - 1)
-    check_origins = pd.DatetimeIndex(target).tz_localize("UTC") - pd.to_timedelta(lead - 1, "D")
+    factors = day_sample(origins, np.full(len(origins), rows_per_origin), newest, settings)
+    chosen = pd.Series(leads, index=origins).loc[factors.index].to_numpy()
+    return FurtherPlan(horizon, factors, chosen, held_out)
+
+
+def train_further_leads(
+    raw: pd.DataFrame,
+    prices: pd.DataFrame | None,
+    plan: FurtherPlan,
+    params: Mapping[str, Any],
+) -> FurtherLeads:
+    """The further leads' model of a week, trained as `plan` samples it, then judged and given
+    its band on the held-out days at every lead."""
+    horizon, sampled = plan.horizon, pd.DatetimeIndex(plan.factors.index)
+    check_origins, lead = plan.check()
     # One grid of the history for every lead's features and baselines.
-    grid = history_grid(raw, pd.DatetimeIndex(plan.index).union(check_origins), horizon)
-    train = lead_features(
-        raw, pd.DatetimeIndex(plan.index), chosen.to_numpy(), prices, horizon, grid
-    )
-    model = fit(train, params, quantiles=(), day_factors=plan, sample_by=ORIGIN)
+    grid = history_grid(raw, sampled.union(check_origins), horizon)
+    train = lead_features(raw, sampled, plan.leads, prices, horizon, grid)
+    model = fit(train, params, quantiles=(), day_factors=plan.factors, sample_by=ORIGIN)
     check = lead_features(raw, check_origins, lead, prices, horizon, grid)
     log_point = model.log_ratio(design(check, model.point.feature_name()))
     bands = lead_band(model, check, log_point)
-    return FurtherLeads(model, bands, _validation(check, log_point, raw, held_out, grid))
+    return FurtherLeads(model, bands, _validation(check, log_point, raw, plan.held_out, grid))
 
 
 def _validation(

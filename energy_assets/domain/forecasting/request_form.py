@@ -53,6 +53,30 @@ def price_window(origin: pd.Timestamp, reach: int) -> tuple[pd.Timestamp, pd.Tim
     return origin - pd.Timedelta(days=PRICE_LOOKBACK_DAYS), origin + pd.Timedelta(days=reach)
 
 
+def days_of(spans: Sequence[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DatetimeIndex:
+    """The UTC days (00:00 of each) that the [start, end) `spans` touch, sorted."""
+    day_ns = 86_400 * 10**9
+    first: list[int] = []
+    last: list[int] = []
+    for start, end in spans:
+        if end > start:
+            first.append(pd.Timestamp(start).tz_convert("UTC").floor("D").value // day_ns)
+            last.append((pd.Timestamp(end).tz_convert("UTC").value - 1) // day_ns)
+    if not first:
+        return pd.DatetimeIndex([], tz="UTC")
+    ranges = [np.arange(a, b + 1) for a, b in zip(first, last, strict=True)]
+    days = np.unique(np.concatenate(ranges))
+    return pd.DatetimeIndex(days * day_ns, tz="UTC")
+
+
+def rows_of_days(frame: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """The rows of `frame` whose hour lies on one of the UTC `days`."""
+    day_ns = 86_400 * 10**9
+    hours = frame[TIME].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    wanted = days.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]").astype("int64")
+    return frame[np.isin(hours.astype("int64") // day_ns, wanted // day_ns)]
+
+
 def within(frame: pd.DataFrame, spans: Sequence[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
     times = frame[TIME]
     keep = np.zeros(len(frame), dtype=bool)

@@ -1,5 +1,6 @@
 """Training of a weekly model: judged on the last days before its week by a model of the days
-before those, then refitted on every day before the week."""
+before those (with a week of validation days: the previous week's served model), then refitted
+on every day before the week."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ import pandas as pd
 
 from energy_assets.domain.calendar import utc_days
 from energy_assets.domain.forecasting.baselines import seasonal_naive
-from energy_assets.domain.forecasting.features import ORIGIN, build_features
+from energy_assets.domain.forecasting.features import DAY, ORIGIN, build_features
 from energy_assets.domain.forecasting.gate import validation_metrics
-from energy_assets.domain.forecasting.leads import train_further_leads, with_further_leads
+from energy_assets.domain.forecasting.leads import (
+    FurtherPlan,
+    plan_further_leads,
+    train_further_leads,
+    with_further_leads,
+)
 from energy_assets.domain.forecasting.model import (
     P10,
     P90,
@@ -28,6 +34,7 @@ from energy_assets.domain.forecasting.model import (
     predict,
     split_params,
 )
+from energy_assets.domain.forecasting.request_form import days_of, history_windows, price_window
 from energy_assets.domain.schema import SERIES, TIME, VALUE, row_keys, series_keys
 
 # Columns of `WeeklyModel.validation_frame` besides the row keys, the series label and the
@@ -40,8 +47,7 @@ SERVED_P10, SERVED_P90 = "served_p10_kwh", "served_p90_kwh"
 @dataclass(frozen=True)
 class WeeklyModel:
     model: ForecastModel  # trained on every day before the week
-    train_start: pd.Timestamp
-    valid_start: pd.Timestamp
+    plan: WeekPlan
     validation: dict[str, dict[str, float]]  # the model and both baselines on the validation days
     forecasts_finite_non_negative: bool  # of the refitted model on the validation days
     features: pd.DataFrame = field(repr=False)  # what the served model trained on
@@ -51,6 +57,99 @@ class WeeklyModel:
     validation_frame: pd.DataFrame = field(repr=False)
     # lead -> the further leads' model and both naives at that lead on the validation days
     lead_validation: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # The served point model with quantile models of its own, where asked for: the checked
+    # model of the next week (see reusable_checked).
+    checkable: ForecastModel | None = field(default=None, repr=False)
+
+    @property
+    def train_start(self) -> pd.Timestamp:
+        return self.plan.train_start
+
+    @property
+    def valid_start(self) -> pd.Timestamp:
+        return self.plan.valid_start
+
+
+@dataclass(frozen=True)
+class WeekPlan:
+    """What a week's training reads and fits on, worked out before any data is read: the row
+    samples of its models (days with their weight factors) and so the raw days it needs."""
+
+    week_start: pd.Timestamp
+    train_start: pd.Timestamp  # of the served model; the checked model's starts a week earlier
+    valid_start: pd.Timestamp
+    checked_days: pd.Series  # the checked model's sample: day -> weight factor
+    final_days: pd.Series  # the served model's
+    further: FurtherPlan | None  # the further leads' model's, with a horizon beyond 1 day
+
+    @property
+    def valid_days(self) -> pd.DatetimeIndex:
+        return utc_days(self.valid_start, self.week_start)
+
+    def _day_ahead_days(self, checked: bool) -> pd.DatetimeIndex:
+        """The days of the day-ahead models' features: samples and validation days."""
+        days = pd.DatetimeIndex(self.final_days.index).union(self.valid_days)
+        return days.union(pd.DatetimeIndex(self.checked_days.index)) if checked else days
+
+    def raw_days(self, checked: bool = True) -> pd.DatetimeIndex:
+        """The UTC days of consumption the week's training reads (without the checked model's
+        own sample where that model is reused): each sampled day, its features' history, and
+        the validation days' baselines."""
+        spans = [
+            span
+            for day in self._day_ahead_days(checked)
+            for span in ((day, day + DAY), *history_windows(day, 1))
+        ]
+        if self.further is not None:
+            spans += self.further.spans()
+        return days_of(spans)
+
+    def price_days(self, checked: bool = True) -> pd.DatetimeIndex:
+        """The UTC days of day-ahead prices the week's features read, before the week."""
+        spans = [price_window(day, 1) for day in self._day_ahead_days(checked)]
+        if self.further is not None:
+            spans += [price_window(o, self.further.horizon) for o in self.further.all_origins()]
+        return days_of([(start, min(end, self.week_start)) for start, end in spans])
+
+
+def plan_week(
+    first_day: pd.Timestamp,
+    week_start: pd.Timestamp,
+    n_series: int,
+    *,
+    training_weeks: int,
+    validation_days: int,
+    params: Mapping[str, Any],
+    horizon: int = 1,
+) -> WeekPlan:
+    """The plan of the week starting at `week_start`, with raw data from `first_day` on: the
+    served model trains on the `training_weeks` before the week (fewer where the data begins
+    later), the checked model on the `training_weeks` before the validation days, so that with
+    a week of validation days it is the previous week's served model."""
+    settings = split_params(params)
+    # The first day of data has no day before it to build features from.
+    first_possible = first_day.ceil("D") + DAY
+    span = pd.Timedelta(weeks=training_weeks)
+    train_start = max(week_start - span, first_possible)
+    valid_start = week_start - pd.Timedelta(days=validation_days)
+    rows_per_day = 24 * max(1, n_series)
+    checked_start = max(valid_start - span, first_possible)
+    return WeekPlan(
+        week_start=week_start,
+        train_start=train_start,
+        valid_start=valid_start,
+        checked_days=_plan(utc_days(checked_start, valid_start), rows_per_day, settings),
+        final_days=_plan(utc_days(train_start, week_start), rows_per_day, settings),
+        further=plan_further_leads(
+            utc_days(train_start, valid_start),
+            utc_days(valid_start, week_start),
+            horizon,
+            n_series,
+            settings,
+        )
+        if horizon > 1
+        else None,
+    )
 
 
 def train_weekly_model(
@@ -64,54 +163,83 @@ def train_weekly_model(
     horizon: int = 1,
     warm_rounds: int | None = None,
 ) -> WeeklyModel:
-    """The model of the week starting at `week_start`, trained on the `training_weeks` before
-    it (fewer where the raw data begins later); `raw` also holds the year before those weeks,
-    which the features look back on. With `prices`, the features include the prices. With a
-    `horizon` beyond 1 day, a second model forecasts leads 2 .. horizon (see leads.py). With
-    `warm_rounds` the served model is the checked one boosted that many rounds more on its
-    sample and the validation days, not a refit (bench/warm_start.py: not yet as accurate)."""
-    # The first day of data has no day before it to build features from.
-    first_possible = raw[TIME].min().ceil("D") + pd.Timedelta(days=1)
-    train_start = max(week_start - pd.Timedelta(weeks=training_weeks), first_possible)
-    valid_start = week_start - pd.Timedelta(days=validation_days)
-    settings = split_params(params)
-    # Features are built only for the days the row budget lets the two models train on.
-    rows_per_day = 24 * max(1, len(raw.drop_duplicates(series_keys(raw))))
-    checked_days = _plan(utc_days(train_start, valid_start), rows_per_day, settings)
-    final_days = _plan(utc_days(train_start, week_start), rows_per_day, settings)
-    if warm_rounds:
-        final_days = pd.concat([checked_days, pd.Series(1.0, utc_days(valid_start, week_start))])
-    valid_days = utc_days(valid_start, week_start)
-    days = pd.DatetimeIndex(checked_days.index.union(final_days.index).union(valid_days))
-    features = build_features(raw, days, prices)
-    train = features[features[ORIGIN].isin(checked_days.index)]
-    valid = features[features[ORIGIN] >= valid_start]
+    """The model of the week starting at `week_start` (see plan_week) from `raw`, which also
+    holds the year before the training weeks that the features look back on. With `prices`,
+    the features include the prices. With a `horizon` beyond 1 day, a second model forecasts
+    leads 2 .. horizon (see leads.py)."""
+    n_series = len(raw.drop_duplicates(series_keys(raw)))
+    plan = plan_week(
+        raw[TIME].min(),
+        week_start,
+        n_series,
+        training_weeks=training_weeks,
+        validation_days=validation_days,
+        params=params,
+        horizon=horizon,
+    )
+    return train_week(raw, plan, params, prices, warm_rounds=warm_rounds)
 
-    checked = fit(train, params, day_factors=checked_days)
+
+def train_week(
+    raw: pd.DataFrame,
+    plan: WeekPlan,
+    params: Mapping[str, Any],
+    prices: pd.DataFrame | None = None,
+    *,
+    checked: ForecastModel | None = None,
+    keep_checkable: bool = False,
+    warm_rounds: int | None = None,
+) -> WeeklyModel:
+    """The week's models as `plan` has them, from `raw` (holding at least `plan.raw_days()`).
+    `checked`: the checked model where already fitted (the previous week's served model, see
+    `reusable_checked`). `keep_checkable`: also fit the served model's own quantile models, so
+    that it can be the next week's checked model. With `warm_rounds` the served model is the
+    checked one boosted that many rounds more (bench/warm_start.py: not yet as accurate)."""
+    final_days = plan.final_days
+    if warm_rounds:
+        final_days = pd.concat([plan.checked_days, pd.Series(1.0, plan.valid_days)])
+    days = pd.DatetimeIndex(final_days.index).union(plan.valid_days)
+    if checked is None:
+        days = days.union(pd.DatetimeIndex(plan.checked_days.index))
+    features = build_features(raw, days, prices)
+    valid = features[features[ORIGIN] >= plan.valid_start]
+    if checked is None:
+        train = features[features[ORIGIN].isin(plan.checked_days.index)]
+        checked = fit(train, params, day_factors=plan.checked_days)
     checked_forecast = predict(checked, valid)
     validation = validation_metrics(valid, checked_forecast[PREDICTION].to_numpy(), raw)
     trained_on = features[features[ORIGIN].isin(final_days.index)]
-    model = _served(checked, trained_on, valid, params, final_days, warm_rounds)
+    model, checkable = _served(
+        checked, trained_on, valid, params, final_days, warm_rounds, keep_checkable
+    )
     lead_validation: dict[int, dict[str, dict[str, float]]] = {}
-    if horizon > 1:
-        further = train_further_leads(
-            raw, prices, utc_days(train_start, valid_start), valid_days, horizon, params, settings
-        )
+    if plan.further is not None:
+        further = train_further_leads(raw, prices, plan.further, params)
         model = with_further_leads(model, further)
         lead_validation = further.validation
     served = predict(model, valid)
     bands = served[[PREDICTION, P10, P90]].to_numpy()
     return WeeklyModel(
         model=model,
-        train_start=train_start,
-        valid_start=valid_start,
+        plan=plan,
         validation=validation,
         forecasts_finite_non_negative=bool(np.isfinite(bands).all() and (bands >= 0).all()),
         features=trained_on,
         validation_features=valid,
         validation_frame=_validation_frame(valid, checked_forecast, served, raw),
         lead_validation=lead_validation,
+        checkable=checkable,
     )
+
+
+def reusable_checked(previous: WeeklyModel | None, plan: WeekPlan) -> ForecastModel | None:
+    """The previous week's served model as this week's checked model, where it was trained on
+    exactly the checked model's sample (with its own quantile models): the same fit, made once."""
+    if previous is None or previous.checkable is None:
+        return None
+    if not previous.plan.final_days.equals(plan.checked_days):
+        return None
+    return previous.checkable
 
 
 def _served(
@@ -121,18 +249,25 @@ def _served(
     params: Mapping[str, Any],
     final_days: pd.Series,
     warm_rounds: int | None,
-) -> ForecastModel:
+    keep_checkable: bool,
+) -> tuple[ForecastModel, ForecastModel | None]:
     """The served model refits the point forecast with the validation days (or boosts the
     checked one further) and keeps the checked model's quantile models, calibrated on the
-    validation days they never saw: split-conformal prediction as such, and two fewer models
-    to train."""
+    validation days they never saw: split-conformal prediction as such. With `keep_checkable`
+    the refit also fits quantile models of its own: the same model, as a checked model."""
     if warm_rounds:
-        model = continue_fit(checked, trained_on, params, warm_rounds, final_days)
+        fitted = continue_fit(checked, trained_on, params, warm_rounds, final_days)
     else:
-        model = fit(trained_on, params, quantiles=(), day_factors=final_days)
-    model.quantiles = checked.quantiles
-    model.band_widening = band_widening(checked, valid)
-    return model
+        quantiles = (0.1, 0.9) if keep_checkable else ()
+        fitted = fit(trained_on, params, quantiles=quantiles, day_factors=final_days)
+    checkable = fitted if keep_checkable and fitted.quantiles else None
+    model = ForecastModel(
+        point=fitted.point,
+        members=fitted.members,
+        quantiles=checked.quantiles,
+        band_widening=band_widening(checked, valid),
+    )
+    return model, checkable
 
 
 def _validation_frame(
