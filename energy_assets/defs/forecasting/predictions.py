@@ -30,6 +30,8 @@ from resources.asset_storage import AssetStorage
 from resources.mlflow_resource import MlflowResource
 from resources.parquet_io_manager import ALLOW_MISSING
 
+KEY = dg.AssetKey(names.PREDICTIONS)
+
 
 def _inputs() -> dict[str, dg.AssetIn]:
     # The history an issue's features read; the forecaster builds them itself, as MLflow
@@ -58,7 +60,7 @@ def _price_deps(settings: Settings) -> list[dg.AssetDep]:
 
 
 def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDefinition:
-    require_approval = settings.require_approval
+    approval = settings.require_approval
     horizon = settings.horizon_days
 
     @dg.asset(
@@ -78,17 +80,23 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
         mlflow_tracking: MlflowResource,
         asset_storage: AssetStorage,
         raw: pd.DataFrame,
-    ) -> dg.Output:
+    ) -> None:
         start, end = run_window(context)
         reach = end + pd.Timedelta(days=horizon - 1)
         prices = prices_from_storage(asset_storage, settings, start, reach)
-        parts = []
-        # One model week at a time: one model load and one feature build for its issues.
         days = utc_days(start, end)
         weeks = pd.Series([partitions.week_of(day) for day in days], index=days)
+        # Every week's serving version first: a week none may serve stops the run before any
+        # issue is written.
+        serving = {
+            week: serving_uri(ModelRecord.from_dict(models[str(week)]), mlflow_tracking, approval)
+            for week in weeks.unique()
+        }
+        # One model week at a time: one model load and one feature build for its issues, which
+        # are stored before the next week's are made (three years of issues at every lead would
+        # not fit in memory as one frame).
         for week, week_days in weeks.groupby(weeks, sort=True):
-            record = ModelRecord.from_dict(models[str(week)])
-            uri, note = serving_uri(record, mlflow_tracking, require_approval)
+            uri, note = serving[week]
             if note:
                 context.log.warning(note)
             forecaster = mlflow_tracking.load_forecaster(uri)
@@ -96,15 +104,14 @@ def build_predictions(settings: Settings, partitions: Partitions) -> dg.AssetsDe
             origins = pd.DatetimeIndex(week_days.index)
             issues = forecaster.forecast(raw, prices, origins, leads)
             issues[MODEL_URI] = uri
-            parts.append(issues)
-            # Each issue names its own version on its own materialization, also when a
-            # single-run backfill spans several model weeks.
             for origin in origins:
-                issue = issues[issues[ORIGIN] == origin]
+                day = str(origin.date())
+                issue = issues[issues[ORIGIN] == origin].reset_index(drop=True)
+                where = asset_storage.write_frame(KEY, day, issue)
+                # Each issue names its own version and file on its own materialization.
                 context.add_asset_metadata(
-                    _issue_metadata(issue, uri, note), partition_key=str(origin.date())
+                    {**_issue_metadata(issue, uri, note), "uri": where}, partition_key=day
                 )
-        return dg.Output(pd.concat(parts, ignore_index=True))
 
     return predictions
 
