@@ -2,13 +2,14 @@
 
 Sets up what a week's model reads, as a new deployment's backfill leaves it (simulator, 76
 series, raw consumption and simulated day-ahead prices from 2021-01-01 to the week, a pinned
-one-trial study), then materializes the `forecast_model` partition of `--week` in this process
-under pyinstrument, the way a run worker does (the asset, its input loading, its promotion
-gate). Prints the run's time by part (reading the inputs, features, each fit, MLflow logging,
-the drift reference, the report, the gate, the rest) and the import time a run process pays
+one-trial study), then materializes the `forecast_model` partition of `--week` (with `--weeks
+N`, the N weeks through it in one run, as a backfill runs them) in this process under
+pyinstrument, the way a run worker does (the asset, its reads, its promotion gate). Prints the
+run's time by part (reading, features, each fit, MLflow logging, the drift reference, the
+report, the gate, the rest), a week's share of each, and the import time a run process pays
 before any of it; writes the full profile as text (and HTML with --html).
 
-    python bench/profile_model_run.py [--week 2023-12-25] [--html profile.html]
+    python bench/profile_model_run.py [--week 2023-12-25] [--weeks 1] [--html profile.html]
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY = dt.date(2021, 1, 1)
 # Function name -> the part of the run it is; the outermost match owns its time.
 PARTS = {
-    "load_input": "read inputs (raw days, study) through the IO manager",
-    "prices_from_storage": "read prices",
+    "load_input": "read the study through the IO manager",
+    "plan_weeks": "plan the weeks (their validation days read)",
+    "read_window": "read the raw days the samples need",
+    "prices_of_days": "read prices",
+    "rows_of_days": "each week's days out of the run's",
     "build_features": "training: features (day-ahead)",
     "train_further_leads": "training: further leads (features and fit)",
     "fit": "training: fits (checked, served)",
@@ -71,6 +75,7 @@ def import_seconds() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--week", type=dt.date.fromisoformat, default=dt.date(2023, 12, 25))
+    parser.add_argument("--weeks", type=int, default=1, help="weeks through --week in one run")
     parser.add_argument("--html", type=Path, help="also write the profile as HTML here")
     parser.add_argument("--text", type=Path, default=Path("model-run-profile.txt"))
     args = parser.parse_args()
@@ -82,28 +87,36 @@ def main() -> int:
 
     from energy_assets import names
 
+    first_week = args.week - dt.timedelta(weeks=args.weeks - 1)
     last = args.week - dt.timedelta(days=1)
     started = time.perf_counter()
     for asset in (names.RAW, names.PRICES):
         assert materialize(asset, days=(FIRST_DAY, last)), asset
-    assert materialize(names.HYPERPARAMETERS, config=pinned_study(last - dt.timedelta(days=7)))
+    study_end = first_week - dt.timedelta(days=8)
+    assert materialize(names.HYPERPARAMETERS, config=pinned_study(study_end))
     print(f"set up {FIRST_DAY} .. {last} in {time.perf_counter() - started:.0f} s ({root})")
 
     profiler = Profiler(interval=0.002)
     profiler.start()
     began = time.perf_counter()
-    ok = materialize(names.MODEL, partition=args.week.isoformat())
+    if args.weeks > 1:
+        os.environ["ENERGY_MODEL_WEEKS_PER_RUN"] = str(args.weeks)
+        ok = materialize(names.MODEL, days=(first_week, args.week))
+    else:
+        ok = materialize(names.MODEL, partition=args.week.isoformat())
     wall = time.perf_counter() - began
     session = profiler.stop()
     assert ok, "the model run failed"
     found: dict[str, float] = {}
     parts(session.root_frame(), found)
-    print(f"\nforecast_model {args.week}: {wall:.1f} s in process (profiled); by part:\n")
-    print("| part | seconds | share |\n|---|---|---|")
+    n = args.weeks
+    print(f"\nforecast_model {first_week} .. {args.week}, {n} week(s) in one run: {wall:.1f} s "
+          f"in process (profiled), {wall / n:.1f} s a week; by part:\n")  # fmt: skip
+    print("| part | seconds | a week | share |\n|---|---|---|---|")
     for label, seconds in sorted(found.items(), key=lambda kv: -kv[1]):
-        print(f"| {label} | {seconds:.1f} | {seconds / wall:.0%} |")
+        print(f"| {label} | {seconds:.1f} | {seconds / n:.1f} | {seconds / wall:.0%} |")
     rest = wall - sum(found.values())
-    print(f"| Dagster and the rest | {rest:.1f} | {rest / wall:.0%} |")
+    print(f"| Dagster and the rest | {rest:.1f} | {rest / n:.1f} | {rest / wall:.0%} |")
     print(
         f"\na run process first imports the code location and libraries: {import_seconds():.1f} s"
     )

@@ -88,7 +88,8 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
             records[week] = _publish(
                 context, trained, week_raw, params, tags, mlflow_tracking, asset_storage
             )
-            previous = trained
+            # Only what the next week may reuse stays in memory, not this week's frames.
+            previous = trained.reusable()
         # One week's run returns its record; a run of several, a record per week.
         return records if len(records) > 1 else next(iter(records.values()))
 

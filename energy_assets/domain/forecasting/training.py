@@ -5,7 +5,7 @@ on every day before the week."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,19 @@ class WeeklyModel:
     @property
     def train_start(self) -> pd.Timestamp:
         return self.plan.train_start
+
+    def reusable(self) -> WeeklyModel | None:
+        """What the next week may reuse of this one (see reusable_checked), without the
+        frames: None where there is nothing to reuse."""
+        if self.checkable is None:
+            return None
+        empty = self.features.iloc[:0]
+        return replace(
+            self,
+            features=empty,
+            validation_features=empty,
+            validation_frame=self.validation_frame.iloc[:0],
+        )
 
     @property
     def valid_start(self) -> pd.Timestamp:
