@@ -81,7 +81,7 @@ def dagster_home(root: Path) -> Path:
     return home
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
     """Resident memory (bytes) of a process and every process under it."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
@@ -120,7 +120,7 @@ def timed_stage(
 
         def sample() -> None:
             while child.poll() is None:
-                peak[0] = max(peak[0], _tree_rss(child.pid))
+                peak[0] = max(peak[0], tree_rss(child.pid))
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)

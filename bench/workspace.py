@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from chain import local_workspace
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -25,16 +27,17 @@ def backfill_workspace(description: str, prefix: str, sample: int) -> tuple[Work
     parser.add_argument("--sample", type=int, default=sample, help="single-partition runs to time")
     parser.add_argument("--start", default="2021-01-01")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix=prefix))
     start = dt.date.fromisoformat(args.start)
     end = start.replace(year=start.year + args.years) - dt.timedelta(days=1)
-    env = {
-        "ENERGY_SOURCE": "simulator",
-        "ENERGY_START_DATE": start.isoformat(),
-        "ENERGY_STORAGE_DIR": str(root / "storage"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
-    }
-    os.environ.update(env)
-    (root / "dagster_home").mkdir()
-    (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return Workspace(root, start, end, env), args.sample
+    work = simulator_workspace(prefix, start, end)
+    os.environ.update(work.env)
+    return work, args.sample
+
+
+def simulator_workspace(prefix: str, start: dt.date, end: dt.date) -> Workspace:
+    """A new temp folder with its own storage and Dagster home, on simulator data from `start`
+    (the environment a process run in it needs; this process's own is left alone)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    return Workspace(
+        root, start, end, {"ENERGY_SOURCE": "simulator", **local_workspace(root, start)}
+    )

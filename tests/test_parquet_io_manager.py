@@ -19,7 +19,12 @@ from dagster_gcp import GCSResource
 from energy_assets.settings import load_settings
 from energy_assets.storage.objects import GCSStorage, LocalStorage, ObjectNotFound, Storage
 from resources.asset_storage import AssetStorage
-from resources.parquet_io_manager import STORAGE_FORMAT, ParquetIOManager, PartitionSplitError
+from resources.parquet_io_manager import (
+    STORAGE_FORMAT,
+    ParquetIOManager,
+    PartitionSplitError,
+    split_by_partition,
+)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::dagster.BetaWarning", "ignore::dagster.PreviewWarning"
@@ -200,6 +205,24 @@ def test_split_is_by_utc_instant_whatever_the_column_zone(backend: Backend, zone
     for key, first_hour in [("2023-01-02", 0), ("2023-01-03", 24)]:
         part = backend.storage.read_parquet(f"zoned/{key}.parquet")
         assert part["hour"].tolist() == list(range(first_hour, first_hour + 24))
+
+
+def test_split_of_shuffled_rows_keeps_each_days_rows_in_their_order() -> None:
+    """Rows in any order, keys in any order, a day with no rows: each day gets exactly its rows,
+    in the order they came, and an empty day keeps the frame's columns and dtypes."""
+    frame = hourly_frame(day("2023-01-01"), day("2023-01-04"))
+    frame = frame[frame["datetime_utc"].dt.day != 2]  # nothing for 2023-01-02
+    frame = frame.sample(frac=1.0, random_state=0)  # shuffled rows, a shuffled index
+    keys = ["2023-01-03", "2023-01-01", "2023-01-02"]
+
+    parts = split_by_partition(frame, keys, DAILY, "datetime_utc")
+
+    assert list(parts) == keys
+    for key in keys:
+        in_day = frame["datetime_utc"].between(day(key), day(key) + pd.Timedelta(hours=23))
+        pd.testing.assert_frame_equal(parts[key], frame[in_day].reset_index(drop=True))
+    assert parts["2023-01-02"].empty
+    assert parts["2023-01-02"].dtypes.equals(frame.dtypes)
 
 
 def test_custom_partition_time_column_from_definition_metadata(backend: Backend) -> None:
