@@ -66,6 +66,10 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
         prices = prices_of_days(asset_storage, settings, weeks.price_days())
         records: dict[str, Any] = {}
         previous: WeeklyModel | None = None
+        tags = {
+            "dagster_run_id": context.run_id,
+            "hyperparameters_study": str(hyperparameters.get("study")),
+        }
         for i, (week, plan) in enumerate(weeks.plans.items()):
             week_raw = rows_of_days(raw, plan.raw_days())
             checked = reusable_checked(previous, plan)
@@ -81,10 +85,6 @@ def build_forecast_model(settings: Settings, partitions: Partitions) -> dg.Asset
             context.log.info(
                 f"week {week}: checked model {'the week before' if checked else 'fitted'}"
             )
-            tags = {
-                "dagster_run_id": context.run_id,
-                "hyperparameters_study": str(hyperparameters.get("study")),
-            }
             records[week] = _publish(
                 context, trained, week_raw, params, tags, mlflow_tracking, asset_storage
             )

@@ -65,6 +65,10 @@ class WeeklyModel:
     def train_start(self) -> pd.Timestamp:
         return self.plan.train_start
 
+    @property
+    def valid_start(self) -> pd.Timestamp:
+        return self.plan.valid_start
+
     def reusable(self) -> WeeklyModel | None:
         """What the next week may reuse of this one (see reusable_checked), without the
         frames: None where there is nothing to reuse."""
@@ -77,10 +81,6 @@ class WeeklyModel:
             validation_features=empty,
             validation_frame=self.validation_frame.iloc[:0],
         )
-
-    @property
-    def valid_start(self) -> pd.Timestamp:
-        return self.plan.valid_start
 
 
 @dataclass(frozen=True)
@@ -99,27 +99,27 @@ class WeekPlan:
     def valid_days(self) -> pd.DatetimeIndex:
         return utc_days(self.valid_start, self.week_start)
 
-    def _day_ahead_days(self, checked: bool) -> pd.DatetimeIndex:
-        """The days of the day-ahead models' features: samples and validation days."""
+    def _day_ahead_days(self) -> pd.DatetimeIndex:
+        """The days of the day-ahead models' features: both samples and the validation days."""
         days = pd.DatetimeIndex(self.final_days.index).union(self.valid_days)
-        return days.union(pd.DatetimeIndex(self.checked_days.index)) if checked else days
+        return days.union(pd.DatetimeIndex(self.checked_days.index))
 
-    def raw_days(self, checked: bool = True) -> pd.DatetimeIndex:
-        """The UTC days of consumption the week's training reads (without the checked model's
-        own sample where that model is reused): each sampled day, its features' history, and
-        the validation days' baselines."""
+    def raw_days(self) -> pd.DatetimeIndex:
+        """The UTC days of consumption the week's training reads: each sampled day, its
+        features' history, and the validation days' baselines. The checked model's sample is
+        read even where that model is reused, so a week reads the same days in any run."""
         spans = [
             span
-            for day in self._day_ahead_days(checked)
+            for day in self._day_ahead_days()
             for span in ((day, day + DAY), *history_windows(day, 1))
         ]
         if self.further is not None:
             spans += self.further.spans()
         return days_of(spans)
 
-    def price_days(self, checked: bool = True) -> pd.DatetimeIndex:
+    def price_days(self) -> pd.DatetimeIndex:
         """The UTC days of day-ahead prices the week's features read, before the week."""
-        spans = [price_window(day, 1) for day in self._day_ahead_days(checked)]
+        spans = [price_window(day, 1) for day in self._day_ahead_days()]
         if self.further is not None:
             spans += [price_window(o, self.further.horizon) for o in self.further.all_origins()]
         return days_of([(start, min(end, self.week_start)) for start, end in spans])
